@@ -1,0 +1,148 @@
+"""One frozen config for a run: model, data and training fields, plus named presets.
+
+Field names are the constructor argument names they feed (`BertEncoder(num_layers=...)`,
+`make_mlm_dataset(sequence_length=...)`), so one name means one thing everywhere: in
+flags, in `config.json`, in constructors. Unknown keys fail loudly.
+
+Example:
+>>> config = Config.from_preset("tiny", steps=10)
+>>> config.model.num_layers, config.train.steps
+(2, 10)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Backbone sizes (BERT encoder now; GPT decoder shares these names)."""
+
+    vocabulary_size: int = 30522  # replaced by the real vocabulary size at build time
+    num_layers: int = 4
+    num_heads: int = 4
+    hidden_dim: int = 256
+    intermediate_dim: int = 1024
+    dropout: float = 0.1
+    max_sequence_length: int = 512
+    num_segments: int = 2
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the text comes from and how examples are cut from it."""
+
+    data_dir: str = ""  # "" -> $BERTGPT_DATA_DIR, else ../shared/data
+    train_data: str = ""  # a file, folder or glob; "" -> the task's default corpus
+    vocabulary: str = ""  # vocab file; "" -> <model_dir>/vocab.txt (trained if missing)
+    vocabulary_size_target: int = 30522  # size asked of the WordPiece trainer
+    vocabulary_max_bytes: int = 40_000_000  # text sampled to train the vocabulary
+    lower_case: bool = True
+    sequence_length: int = 128
+    max_predictions_per_seq: int = 20
+    mask_rate: float = 0.15
+    pair_objective: str = "nsp"  # nsp (BERT) | sop (ALBERT) | none (RoBERTa packing)
+    whole_word_masking: bool = False
+    validation_fraction: float = 0.01  # of documents, held out whole
+    shuffle_buffer: int = 10_000
+    max_line_bytes: int = 100_000  # longer lines are truncated (and counted)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Loop, optimizer and run-directory settings."""
+
+    task: str = "mlm"
+    model_dir: str = ""  # "" -> runs/<task>-<timestamp>
+    batch_size: int = 32  # global: split across replicas
+    learning_rate: float = 5e-4
+    warmup_steps: int = 1000
+    decay: str = "linear"  # linear | cosine
+    weight_decay: float = 0.01
+    steps: int = 100_000
+    epochs: int = 0  # >0: passes over the training data instead of `steps`
+    max_minutes: float = 0.0  # >0: stop (and save) after this wall time
+    steps_per_epoch: int = 500  # validation, backup and logging cadence
+    validation_steps: int = 50
+    checkpoint_every: int = 2000
+    mixed_precision: bool = False  # bf16 compute, fp32 variables
+    jit_compile: bool = False
+    seed: int = 0
+    export_name: str = ""  # "" -> <task>-<preset>
+    preset: str = "mini"
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512),
+    "mini": dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024),
+    "small": dict(num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
+    "base": dict(num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
+}
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+def config_fields() -> dict[str, dataclasses.Field]:
+    """Every settable field by its (unique) name, across sections."""
+    found = {}
+    for cls in _SECTIONS.values():
+        for f in dataclasses.fields(cls):
+            assert f.name not in found, f"field {f.name} defined twice"
+            found[f.name] = f
+    return found
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_preset(cls, preset: str = "mini", **overrides) -> Config:
+        """Preset sizes, then `overrides` (flat field names). Unknown names raise."""
+        if preset not in PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        return cls().replace(**{**PRESETS[preset], "preset": preset, **overrides})
+
+    def replace(self, **overrides) -> Config:
+        unknown = set(overrides) - set(config_fields())
+        if unknown:
+            raise ValueError(f"Unknown config keys: {sorted(unknown)}")
+        sections = {}
+        for name, section_cls in _SECTIONS.items():
+            own = {k: v for k, v in overrides.items() if k in section_cls.__dataclass_fields__}
+            sections[name] = dataclasses.replace(getattr(self, name), **own)
+        config = Config(**sections)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        m, d, t = self.model, self.data, self.train
+        if m.hidden_dim % m.num_heads:
+            raise ValueError(f"hidden_dim={m.hidden_dim} is not divisible by num_heads={m.num_heads}")
+        if d.pair_objective not in ("nsp", "sop", "none"):
+            raise ValueError(f"pair_objective must be nsp|sop|none, got {d.pair_objective!r}")
+        if d.sequence_length > m.max_sequence_length:
+            raise ValueError("sequence_length exceeds max_sequence_length")
+        if not 0 < d.mask_rate < 1:
+            raise ValueError(f"mask_rate must be in (0, 1), got {d.mask_rate}")
+        if t.decay not in ("linear", "cosine"):
+            raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str) -> None:
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, path: str) -> Config:
+        with open(path) as f:
+            raw = json.load(f)
+        flat = {k: v for section in raw.values() for k, v in section.items()}
+        return cls().replace(**flat)

@@ -1,0 +1,142 @@
+"""BertEncoder: the post-LN BERT backbone as a functional Keras model."""
+
+import keras
+import keras_hub
+
+
+def bert_kernel_initializer(stddev: float = 0.02) -> keras.initializers.Initializer:
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class BertEncoder(keras.Model):
+    """BERT encoder: token + position + segment embeddings, post-LN blocks, pooler.
+
+    Built from keras-hub layers (`ReversibleEmbedding`, `PositionEmbedding`,
+    `TransformerEncoder`), so its numerics match `keras_hub.models.BertBackbone`
+    (a parity test pins that). The token embedding is public as `token_embedding`
+    so heads can tie their output projection to it.
+
+    Args:
+        vocabulary_size: number of token ids.
+        num_layers: transformer blocks.
+        num_heads: attention heads per block.
+        hidden_dim: width of the residual stream.
+        intermediate_dim: width of the feed-forward layer.
+        dropout: dropout rate everywhere (embeddings, attention, FFN).
+        max_sequence_length: size of the learned position table.
+        num_segments: size of the segment (token type) table.
+
+    Example:
+    >>> encoder = BertEncoder(vocabulary_size=100, num_layers=1, num_heads=2,
+    ...                       hidden_dim=8, intermediate_dim=16)
+    >>> out = encoder({"token_ids": np.ones((2, 5), "int32"),
+    ...                "segment_ids": np.zeros((2, 5), "int32"),
+    ...                "padding_mask": np.ones((2, 5), "int32")})
+    >>> out["sequence_output"].shape, out["pooled_output"].shape
+    (TensorShape([2, 5, 8]), TensorShape([2, 8]))
+    """
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        intermediate_dim: int,
+        dropout: float = 0.1,
+        max_sequence_length: int = 512,
+        num_segments: int = 2,
+        **kwargs,
+    ):
+        # === Layers ===
+        self.token_embedding = keras_hub.layers.ReversibleEmbedding(
+            vocabulary_size,
+            hidden_dim,
+            embeddings_initializer=bert_kernel_initializer(),
+            name="token_embedding",
+        )
+        self.position_embedding = keras_hub.layers.PositionEmbedding(
+            max_sequence_length,
+            initializer=bert_kernel_initializer(),
+            name="position_embedding",
+        )
+        self.segment_embedding = keras.layers.Embedding(
+            num_segments,
+            hidden_dim,
+            embeddings_initializer=bert_kernel_initializer(),
+            name="segment_embedding",
+        )
+        self.embeddings_add = keras.layers.Add(name="embeddings_add")
+        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-12, name="embeddings_layer_norm"
+        )
+        self.embeddings_dropout = keras.layers.Dropout(dropout, name="embeddings_dropout")
+        self.transformer_layers = [
+            keras_hub.layers.TransformerEncoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation="gelu",
+                layer_norm_epsilon=1e-12,
+                kernel_initializer=bert_kernel_initializer(),
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.pooled_dense = keras.layers.Dense(
+            hidden_dim,
+            kernel_initializer=bert_kernel_initializer(),
+            activation="tanh",
+            name="pooled_dense",
+        )
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        tokens = self.token_embedding(token_ids)
+        x = self.embeddings_add(
+            [tokens, self.position_embedding(tokens), self.segment_embedding(segment_ids)]
+        )
+        x = self.embeddings_dropout(self.embeddings_layer_norm(x))
+        for block in self.transformer_layers:
+            x = block(x, padding_mask=padding_mask)  # (batch, seq, hidden)
+        pooled = self.pooled_dense(x[:, 0, :])  # [CLS] token -> (batch, hidden)
+        super().__init__(
+            inputs={
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
+            outputs={"sequence_output": x, "pooled_output": pooled},
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "BertEncoder":
+        return cls(**config)

@@ -1,0 +1,72 @@
+"""AdamW with BERT's weight-decay exclusions and a warmup + decay schedule."""
+
+import math
+
+import keras
+from keras import ops
+
+# LayerNorm scale/offset and every bias are not decayed (BERT, RoBERTa, GPT-2 practice).
+NO_DECAY_NAMES = ("bias", "gamma", "beta")
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup to `learning_rate`, then linear or cosine decay to zero.
+
+    Args:
+        learning_rate: peak rate, reached at `warmup_steps`.
+        warmup_steps: steps of linear warmup from 0.
+        total_steps: step at which the rate reaches 0.
+        decay: "linear" or "cosine".
+
+    Example:
+    >>> schedule = WarmupDecay(1e-3, warmup_steps=10, total_steps=110)
+    >>> float(schedule(5)), float(schedule(10)), float(schedule(60))
+    (0.0005, 0.001, 0.0005)
+    """
+
+    def __init__(self, learning_rate: float, warmup_steps: int, total_steps: int, decay="linear"):
+        self.learning_rate = learning_rate
+        self.warmup_steps = warmup_steps
+        self.total_steps = max(total_steps, warmup_steps + 1)
+        self.decay = decay
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup = step / max(self.warmup_steps, 1)
+        progress = ops.clip(
+            (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0
+        )
+        if self.decay == "cosine":
+            decayed = 0.5 * (1.0 + ops.cos(math.pi * progress))
+        else:
+            decayed = 1.0 - progress
+        return self.learning_rate * ops.where(step < self.warmup_steps, warmup, decayed)
+
+    def get_config(self) -> dict:
+        return {
+            "learning_rate": self.learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "decay": self.decay,
+        }
+
+
+def make_optimizer(
+    learning_rate: float,
+    warmup_steps: int,
+    total_steps: int,
+    decay: str = "linear",
+    weight_decay: float = 0.01,
+) -> keras.optimizers.AdamW:
+    """AdamW (beta2 0.999, eps 1e-6, clipnorm 1.0) on a `WarmupDecay` schedule."""
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=WarmupDecay(learning_rate, warmup_steps, total_steps, decay),
+        weight_decay=weight_decay,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-6,
+        global_clipnorm=1.0,
+    )
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
+    return optimizer
