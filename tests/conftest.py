@@ -1,3 +1,72 @@
+"""Shared fixtures: a tiny generated corpus (English + Chinese) and a vocabulary for it."""
+
+import gzip
 import os
+import random
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+WORDS = (
+    "the quick brown fox jumps over lazy dog while a cat sleeps near river bank under old "
+    "bridge people walk across city streets every morning before work starts trains arrive "
+    "late because snow covered tracks overnight children played football happily"
+).split()
+CHINESE = ["我爱北京天安门。", "今天天气很好！", "他们在学校学习中文。"]
+
+
+def make_documents(num_documents: int, seed: int = 0) -> list[list[str]]:
+    """Documents of 3-6 paragraphs of 1-3 sentences; some unhyphenated long words."""
+    rng = random.Random(seed)
+    documents = []
+    for d in range(num_documents):
+        paragraphs = [f"Document {d} title"]
+        for _ in range(rng.randint(3, 6)):
+            sentences = []
+            for _ in range(rng.randint(1, 3)):
+                words = rng.choices(WORDS, k=rng.randint(5, 14))
+                sentences.append(" ".join(words).capitalize() + rng.choice([".", "!", "?"]))
+            if rng.random() < 0.1:
+                sentences.append(rng.choice(CHINESE))
+            paragraphs.append(" ".join(sentences))
+        documents.append(paragraphs)
+    return documents
+
+
+def write_corpus(directory: str, documents: list[list[str]], shards: int = 3) -> list[str]:
+    """Shards as the shared corpora are: one paragraph per line, blank line between docs."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for shard in range(shards):
+        text = "".join("\n".join(doc) + "\n\n" for doc in documents[shard::shards])
+        path = os.path.join(directory, f"shard_{shard}.txt" + (".gz" if shard == 0 else ""))
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+        paths.append(path)
+    return sorted(paths)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> list[str]:
+    return write_corpus(str(tmp_path_factory.mktemp("corpus")), make_documents(120))
+
+
+@pytest.fixture(scope="session")
+def tiny_vocabulary(tiny_corpus, tmp_path_factory) -> str:
+    from bertgpt_tf.tokenizers.wordpiece_vocab import train_wordpiece_vocabulary, write_vocabulary
+    from pipelines.sources import read_paragraphs
+
+    lines = read_paragraphs(tiny_corpus).map(lambda e: e["text"])
+    vocab = train_wordpiece_vocabulary(lines, vocabulary_size=400, progress=False)
+    path = str(tmp_path_factory.mktemp("vocab") / "vocab.txt")
+    write_vocabulary(path, vocab)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_vocabulary):
+    from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
+
+    return WordPieceTokenizer(tiny_vocabulary)

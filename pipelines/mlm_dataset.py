@@ -1,0 +1,142 @@
+"""The MLM pretraining input pipeline: raw text files -> masked, packed batches.
+
+    files -> paragraphs (document-tagged) -> [shuffle] -> pairs (nsp/sop) or windows
+    (none) -> WordPiece (TF-Text) -> trim -> [CLS] A [SEP] B [SEP] -> mask -> dense
+
+Every step runs inside the tf.data graph. Shapes are static — (batch_size,
+sequence_length) and (batch_size, max_predictions_per_seq) — so XLA can compile the
+step. Elements are `(x, y, sample_weight)` dicts keyed like the model's inputs/outputs.
+
+Maps that draw random numbers (pairing, masking) run with `num_parallel_calls=None`:
+parallel calls would draw from the shared RNG in a racy order, and a resumed run must
+see exactly the masks an uninterrupted run would have.
+"""
+
+import tensorflow as tf
+
+from bertgpt_tf.tokenizers.segment_packer import pack_segments, to_dense, trim_pair
+from bertgpt_tf.tokenizers.special_tokens import CLS_ID, PAD_ID, SEP_ID
+from pipelines.mask import mask_tokens
+from pipelines.pack import pack_windows
+from pipelines.pairs import make_segment_pairs
+from pipelines.sanitize import LineStats
+from pipelines.sources import read_paragraphs
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def make_mlm_dataset(
+    files: list[str],
+    tokenizer,
+    batch_size: int,
+    sequence_length: int = 128,
+    max_predictions_per_seq: int = 20,
+    mask_rate: float = 0.15,
+    pair_objective: str = "nsp",
+    whole_word_masking: bool = False,
+    split: str = "train",
+    validation_fraction: float = 0.01,
+    shuffle_buffer: int = 10_000,
+    max_line_bytes: int = 100_000,
+    seed: int = 0,
+    stats: LineStats | None = None,
+) -> tf.data.Dataset:
+    """Batches of `(x, y, sample_weight)` for `BertPretrainer`; training repeats forever."""
+    training = split == "train"
+    paragraphs = read_paragraphs(
+        files,
+        split=split,
+        validation_fraction=validation_fraction,
+        max_line_bytes=max_line_bytes,
+        stats=stats,
+        shuffle_files_seed=seed if training else None,
+    )
+    if training:
+        paragraphs = paragraphs.repeat()
+    def finish(first, second, label):
+        return _pack_and_mask(
+            first,
+            second,
+            label,
+            tokenizer,
+            batch_size,
+            sequence_length,
+            max_predictions_per_seq,
+            mask_rate,
+            whole_word_masking,
+            pair_objective,
+        )
+
+    if pair_objective == "none":
+        windows = _full_sentence_windows(paragraphs, tokenizer, sequence_length - 2)
+        if training:
+            windows = windows.shuffle(shuffle_buffer, seed=seed)
+        batches = windows.batch(batch_size, drop_remainder=True).map(
+            lambda window: finish(tf.RaggedTensor.from_tensor(window), None, None)
+        )
+    else:
+        paragraphs = paragraphs.filter(lambda e: tf.not_equal(e["previous"], ""))
+        if training:
+            paragraphs = paragraphs.shuffle(shuffle_buffer, seed=seed)
+
+        def to_pairs(batch):
+            first, second, label = make_segment_pairs(batch, pair_objective)
+            return finish(tokenizer.tokenize(first), tokenizer.tokenize(second), label)
+
+        batches = paragraphs.batch(batch_size, drop_remainder=True).map(to_pairs)
+    return batches.prefetch(AUTOTUNE)
+
+
+def _full_sentence_windows(paragraphs, tokenizer, window: int) -> tf.data.Dataset:
+    """RoBERTa FULL-SENTENCES: contiguous text packed across paragraphs; [SEP] between docs."""
+
+    def tokens(batch):
+        ids = tokenizer.tokenize(batch["text"])
+        first = tf.equal(batch["previous"], "")[:, None]
+        separator = tf.ragged.boolean_mask(tf.fill(tf.shape(first), SEP_ID), first)
+        return tf.concat([tf.cast(separator, ids.dtype), ids], axis=1).flat_values
+
+    stream = paragraphs.batch(256).map(tokens, num_parallel_calls=AUTOTUNE)
+    return pack_windows(stream, window)
+
+
+def _pack_and_mask(
+    first,
+    second,
+    label,
+    tokenizer,
+    batch_size,
+    sequence_length,
+    max_predictions_per_seq,
+    mask_rate,
+    whole_word_masking,
+    pair_objective,
+):
+    if second is None:
+        token_ids, segment_ids = pack_segments([first], CLS_ID, SEP_ID)
+    else:
+        first, second = trim_pair(first, second, sequence_length - 3)
+        token_ids, segment_ids = pack_segments([first, second], CLS_ID, SEP_ID)
+    masked = mask_tokens(
+        token_ids,
+        tokenizer.vocabulary_size,
+        max_predictions_per_seq,
+        mask_rate,
+        tokenizer.is_continuation if whole_word_masking else None,
+    )
+    padding_mask = tf.sequence_mask(token_ids.row_lengths(), sequence_length, dtype=tf.int32)
+    x = {
+        "token_ids": to_dense(masked["token_ids"], sequence_length, PAD_ID),
+        "segment_ids": to_dense(segment_ids, sequence_length),
+        "padding_mask": padding_mask,
+        "mask_positions": masked["mask_positions"],
+    }
+    y = {"mlm": masked["mask_ids"]}
+    sample_weight = {"mlm": masked["mask_weights"]}
+    if label is not None:
+        y[pair_objective] = label
+        sample_weight[pair_objective] = tf.ones_like(label, tf.float32)
+    # Static (batch, ...) shapes for XLA and for MirroredStrategy's batch split.
+    return tf.nest.map_structure(
+        lambda t: tf.ensure_shape(t, [batch_size, *t.shape[1:]]), (x, y, sample_weight)
+    )

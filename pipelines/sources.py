@@ -1,0 +1,133 @@
+"""Find the corpus files and read them as paragraphs tagged with their document.
+
+Corpus format: UTF-8 text (optionally gzipped), one paragraph per line, a blank line
+between documents. Every element this module yields is a dict of scalar strings:
+`text` (the paragraph), `previous` (the paragraph before it in the same document, or
+"" for a document's first paragraph) and `document` (a key unique per document).
+Validation holds out whole documents, chosen by a hash of the document key.
+"""
+
+import glob
+import os
+
+import tensorflow as tf
+
+from pipelines.sanitize import LineStats, sanitize_lines
+
+DATA_DIR_ENV = "BERTGPT_DATA_DIR"
+# Default pretraining corpus: the English text folders of ../shared/data.
+PRETRAINING_CORPORA = ("wikipedia-en", "gutenberg-en", "brown", "bbc-news", "reuters21578")
+TEXT_PATTERNS = ("*.txt", "*.txt.gz")
+_HASH_BUCKETS = 10_000
+
+
+def resolve_data_dir(data_dir: str = "") -> str:
+    """`data_dir`, else $BERTGPT_DATA_DIR, else ../shared/data beside the project."""
+    project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    candidates = [
+        ("--data_dir", data_dir),
+        (f"${DATA_DIR_ENV}", os.environ.get(DATA_DIR_ENV, "")),
+        ("default", os.path.join(project_root, "..", "shared", "data")),
+    ]
+    for source, path in candidates:
+        if path:
+            if not os.path.isdir(path):
+                if source == "default":
+                    break
+                raise FileNotFoundError(f"Data directory from {source} does not exist: {path}")
+            return os.path.normpath(path)
+    raise FileNotFoundError(
+        f"No data directory: pass --data_dir, set ${DATA_DIR_ENV}, or put the data in "
+        f"{os.path.normpath(candidates[-1][1])}"
+    )
+
+
+def resolve_text_files(
+    train_data: str = "", data_dir: str = "", corpora: tuple[str, ...] = PRETRAINING_CORPORA
+) -> list[str]:
+    """The sorted text files of `train_data` (file, folder or glob) or of `corpora`."""
+    if train_data:
+        targets = [train_data]
+    else:
+        root = resolve_data_dir(data_dir)
+        targets = [os.path.join(root, name) for name in corpora]
+    files = []
+    for target in targets:
+        files.extend(_expand(target))
+    empty = [f for f in files if os.path.getsize(f) == 0]
+    if empty:
+        raise ValueError(f"Empty corpus file(s): {empty}")
+    return sorted({os.path.normpath(f) for f in files})
+
+
+def _expand(target: str) -> list[str]:
+    if os.path.isfile(target):
+        return [target]
+    if os.path.isdir(target):
+        found = [f for p in TEXT_PATTERNS for f in glob.glob(os.path.join(target, "**", p), recursive=True)]
+        if not found:
+            raise FileNotFoundError(f"No {' or '.join(TEXT_PATTERNS)} files in corpus folder {target}")
+        return found
+    found = [f for f in glob.glob(target, recursive=True) if os.path.isfile(f)]
+    if not found:
+        raise FileNotFoundError(f"Corpus path does not exist or matches no files: {target}")
+    return found
+
+
+def _file_paragraphs(path: tf.Tensor) -> tf.data.Dataset:
+    """One file's non-blank lines with their document key and previous paragraph."""
+    compression = tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", "")
+    name = tf.strings.regex_replace(path, r".*/", "")  # stable across data_dir moves
+
+    def step(state, line):
+        doc_index, previous = state
+        blank = tf.equal(tf.strings.strip(line), "")
+        element = {
+            "text": line,
+            "previous": previous,
+            "document": tf.strings.join([name, tf.strings.as_string(doc_index)], ":"),
+            "blank": blank,
+        }
+        next_state = (doc_index + tf.cast(blank, tf.int64), tf.where(blank, "", line))
+        return next_state, element
+
+    lines = tf.data.TextLineDataset(path, compression_type=compression)
+    initial = (tf.constant(0, tf.int64), tf.constant(""))
+    return lines.scan(initial, step).filter(lambda e: tf.logical_not(e["blank"]))
+
+
+def read_paragraphs(
+    files: list[str],
+    split: str = "train",
+    validation_fraction: float = 0.01,
+    max_line_bytes: int = 100_000,
+    stats: LineStats | None = None,
+    shuffle_files_seed: int | None = None,
+) -> tf.data.Dataset:
+    """Paragraph dicts from `files`, restricted to the train or validation documents."""
+    if split not in ("train", "validation"):
+        raise ValueError(f"split must be train|validation, got {split!r}")
+    threshold = int(round(validation_fraction * _HASH_BUCKETS))
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_files_seed is not None:
+        dataset = dataset.shuffle(len(files), seed=shuffle_files_seed)
+    dataset = dataset.interleave(
+        _file_paragraphs,
+        cycle_length=min(len(files), 16),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+    def in_split(element):
+        held_out = tf.strings.to_hash_bucket_fast(element["document"], _HASH_BUCKETS) < threshold
+        return held_out if split == "validation" else tf.logical_not(held_out)
+
+    def clean(element):
+        return {
+            "text": sanitize_lines(element["text"], max_line_bytes, stats),
+            "previous": sanitize_lines(element["previous"], max_line_bytes),
+            "document": element["document"],
+        }
+
+    dataset = dataset.filter(in_split).map(clean, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.filter(lambda e: tf.not_equal(e["text"], ""))
