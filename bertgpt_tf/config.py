@@ -123,7 +123,9 @@ class Config:
     def validate(self) -> None:
         m, d, t = self.model, self.data, self.train
         if m.hidden_dim % m.num_heads:
-            raise ValueError(f"hidden_dim={m.hidden_dim} is not divisible by num_heads={m.num_heads}")
+            raise ValueError(
+                f"hidden_dim={m.hidden_dim} is not divisible by num_heads={m.num_heads}"
+            )
         if d.pair_objective not in ("nsp", "sop", "none"):
             raise ValueError(f"pair_objective must be nsp|sop|none, got {d.pair_objective!r}")
         if d.sequence_length > m.max_sequence_length:

@@ -36,7 +36,9 @@ class ReproducibleItemSelector(text.RandomItemSelector):
         rank = position - tf.gather(selectable.row_starts(), row_ids)  # rank within row
         count = tf.math.unsorted_segment_sum(tf.cast(flat, tf.float32), row_ids, selectable.nrows())
         quota = tf.minimum(tf.math.ceil(count * self.selection_rate), self.max_selections_per_batch)
-        return selectable.with_flat_values(flat & (rank < tf.gather(tf.cast(quota, tf.int64), row_ids)))
+        return selectable.with_flat_values(
+            flat & (rank < tf.gather(tf.cast(quota, tf.int64), row_ids))
+        )
 
 
 def group_words(token_ids: tf.RaggedTensor, is_continuation: tf.Tensor) -> tf.RaggedTensor:
@@ -50,11 +52,15 @@ def group_words(token_ids: tf.RaggedTensor, is_continuation: tf.Tensor) -> tf.Ra
     )  # a stray "##" piece after [SEP] must not join the [SEP] word
     starts = tf.logical_not(tf.gather(is_continuation, flat)) | after_special
     starts = tf.tensor_scatter_nd_update(
-        starts, tf.expand_dims(token_ids.row_starts(), 1), tf.ones_like(token_ids.row_starts(), tf.bool)
+        starts,
+        tf.expand_dims(token_ids.row_starts(), 1),
+        tf.ones_like(token_ids.row_starts(), tf.bool),
     )
     words = tf.RaggedTensor.from_row_starts(flat, tf.where(starts)[:, 0])
     word_counts = tf.math.segment_sum(tf.cast(starts, tf.int64), token_ids.value_rowids())
-    word_counts = tf.pad(word_counts, [[0, token_ids.nrows() - tf.shape(word_counts, out_type=tf.int64)[0]]])
+    word_counts = tf.pad(
+        word_counts, [[0, token_ids.nrows() - tf.shape(word_counts, out_type=tf.int64)[0]]]
+    )
     return tf.RaggedTensor.from_row_lengths(words, word_counts)
 
 
@@ -77,7 +83,9 @@ def mask_tokens(
         selection_rate=mask_rate,
         unselectable_ids=list(UNSELECTABLE_IDS),
     )
-    chooser = text.MaskValuesChooser(vocabulary_size, MASK_ID, mask_token_rate=0.8, random_token_rate=0.1)
+    chooser = text.MaskValuesChooser(
+        vocabulary_size, MASK_ID, mask_token_rate=0.8, random_token_rate=0.1
+    )
     inputs = token_ids if is_continuation is None else group_words(token_ids, is_continuation)
     masked_ids, positions, originals = text.mask_language_model(inputs, selector, chooser, axis=1)
     positions = positions[:, :max_predictions_per_seq]

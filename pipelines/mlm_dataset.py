@@ -53,6 +53,7 @@ def make_mlm_dataset(
     )
     if training:
         paragraphs = paragraphs.repeat()
+
     def finish(first, second, label):
         return _pack_and_mask(
             first,

@@ -17,7 +17,10 @@ PAIR_OBJECTIVES = ("nsp", "sop")
 
 
 def make_segment_pairs(
-    batch: dict[str, tf.Tensor], pair_objective: str, swap_rate: float = 0.5, seed: int | None = None
+    batch: dict[str, tf.Tensor],
+    pair_objective: str,
+    swap_rate: float = 0.5,
+    seed: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     if pair_objective not in PAIR_OBJECTIVES:
         raise ValueError(f"pair_objective must be one of {PAIR_OBJECTIVES}, got {pair_objective!r}")

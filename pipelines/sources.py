@@ -64,9 +64,15 @@ def _expand(target: str) -> list[str]:
     if os.path.isfile(target):
         return [target]
     if os.path.isdir(target):
-        found = [f for p in TEXT_PATTERNS for f in glob.glob(os.path.join(target, "**", p), recursive=True)]
+        found = [
+            f
+            for p in TEXT_PATTERNS
+            for f in glob.glob(os.path.join(target, "**", p), recursive=True)
+        ]
         if not found:
-            raise FileNotFoundError(f"No {' or '.join(TEXT_PATTERNS)} files in corpus folder {target}")
+            raise FileNotFoundError(
+                f"No {' or '.join(TEXT_PATTERNS)} files in corpus folder {target}"
+            )
         return found
     found = [f for f in glob.glob(target, recursive=True) if os.path.isfile(f)]
     if not found:

@@ -35,7 +35,9 @@ def ensure_vocabulary(
     if os.path.exists(target):
         logging.info("re-using vocabulary %s", target)
         return target
-    logging.info("training a %d-token WordPiece vocabulary on up to %d bytes", vocabulary_size, max_bytes)
+    logging.info(
+        "training a %d-token WordPiece vocabulary on up to %d bytes", vocabulary_size, max_bytes
+    )
     paragraphs = read_paragraphs(files, split="train", validation_fraction=validation_fraction)
     lines = paragraphs.map(lambda e: e["text"])
     vocab = train_wordpiece_vocabulary(

@@ -20,7 +20,9 @@ def trim_pair(
     """
     first_length = first.row_lengths()
     second_length = second.row_lengths()
-    keep_first = tf.minimum(first_length, tf.maximum(max_tokens - second_length, (max_tokens + 1) // 2))
+    keep_first = tf.minimum(
+        first_length, tf.maximum(max_tokens - second_length, (max_tokens + 1) // 2)
+    )
     keep_second = tf.minimum(second_length, max_tokens - keep_first)
     first_positions = tf.ragged.range(first_length)
     second_positions = tf.ragged.range(second_length)

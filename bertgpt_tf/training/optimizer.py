@@ -3,6 +3,7 @@
 import math
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 # LayerNorm scale/offset and every bias are not decayed (BERT, RoBERTa, GPT-2 practice).
@@ -52,15 +53,43 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class ReplicaConsistentAdamW(keras.optimizers.AdamW):
+    """AdamW whose `global_clipnorm` clips the *global* gradient under MirroredStrategy.
+
+    Keras 3 (TF backend) clips each replica's local gradient before the cross-replica
+    sum, so with 2 replicas a batch is clipped differently than on 1 device. Here the
+    gradients are summed across replicas first, the norm of that sum decides the scale,
+    and each local gradient is scaled by it (their sum is then the clipped global one).
+    Costs one extra all-reduce per step when there are several replicas and clipping is on.
+    """
+
+    def _clip_gradients(self, grads):
+        context = tf.distribute.get_replica_context()
+        if not self.global_clipnorm or context is None or context.num_replicas_in_sync == 1:
+            return super()._clip_gradients(grads)
+        present = [g for g in grads if g is not None]
+        summed = context.all_reduce("sum", present)
+        norm = tf.linalg.global_norm(summed)
+        scale = tf.math.divide_no_nan(self.global_clipnorm, tf.maximum(norm, self.global_clipnorm))
+        return [None if g is None else _scale(g, scale) for g in grads]
+
+
+def _scale(gradient, scale):
+    if isinstance(gradient, tf.IndexedSlices):  # embedding gradients
+        return tf.IndexedSlices(gradient.values * scale, gradient.indices, gradient.dense_shape)
+    return gradient * tf.cast(scale, gradient.dtype)
+
+
 def make_optimizer(
     learning_rate: float,
     warmup_steps: int,
     total_steps: int,
     decay: str = "linear",
     weight_decay: float = 0.01,
-) -> keras.optimizers.AdamW:
-    """AdamW (beta2 0.999, eps 1e-6, clipnorm 1.0) on a `WarmupDecay` schedule."""
-    optimizer = keras.optimizers.AdamW(
+) -> ReplicaConsistentAdamW:
+    """AdamW (beta2 0.999, eps 1e-6, global clipnorm 1.0) on a `WarmupDecay` schedule."""
+    optimizer = ReplicaConsistentAdamW(
         learning_rate=WarmupDecay(learning_rate, warmup_steps, total_steps, decay),
         weight_decay=weight_decay,
         beta_1=0.9,

@@ -66,10 +66,15 @@ def test_cap_and_static_shapes():
 
 
 def test_group_words_nests_pieces():
-    ids = tf.ragged.constant([[CLS_ID, 10, 700, 701, 11, SEP_ID, 650, 12, SEP_ID], [CLS_ID, 13, SEP_ID]])
+    ids = tf.ragged.constant(
+        [[CLS_ID, 10, 700, 701, 11, SEP_ID, 650, 12, SEP_ID], [CLS_ID, 13, SEP_ID]]
+    )
     words = group_words(ids, CONTINUATION).to_list()
     # the stray "##" piece after [SEP] starts its own word
-    assert words == [[[CLS_ID], [10, 700, 701], [11], [SEP_ID], [650], [12], [SEP_ID]], [[CLS_ID], [13], [SEP_ID]]]
+    assert words == [
+        [[CLS_ID], [10, 700, 701], [11], [SEP_ID], [650], [12], [SEP_ID]],
+        [[CLS_ID], [13], [SEP_ID]],
+    ]
 
 
 @pytest.mark.parametrize("in_dataset_map", [False, True])
@@ -78,7 +83,9 @@ def test_whole_word_masking_never_splits_a_word(in_dataset_map):
     ids = _batch(rows=300)
 
     def step(x):
-        return mask_tokens(x, VOCAB, max_predictions_per_seq=100, mask_rate=0.15, is_continuation=CONTINUATION)
+        return mask_tokens(
+            x, VOCAB, max_predictions_per_seq=100, mask_rate=0.15, is_continuation=CONTINUATION
+        )
 
     out = next(iter(tf.data.Dataset.from_tensors(ids).map(step))) if in_dataset_map else step(ids)
     weights, positions = out["mask_weights"].numpy(), out["mask_positions"].numpy()
@@ -90,7 +97,7 @@ def test_whole_word_masking_never_splits_a_word(in_dataset_map):
             p for p, t in enumerate(tokens)
             if p == 0 or not continuation[t] or tokens[p - 1] in (CLS_ID, SEP_ID)
         ]  # fmt: skip
-        for start, end in zip(starts, starts[1:] + [len(tokens)]):
+        for start, end in zip(starts, starts[1:] + [len(tokens)], strict=True):
             flags = {p in chosen for p in range(start, end)}
             assert len(flags) == 1, f"row {row}: word {start}..{end} partly masked"
             checked += flags == {True} and end - start > 1

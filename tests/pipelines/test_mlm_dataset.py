@@ -61,10 +61,12 @@ def test_whole_word_masking_pipeline_runs(tiny_corpus, tiny_tokenizer):
 def test_same_seed_same_batches(tiny_corpus, tiny_tokenizer):
     def batches():
         tf.random.set_seed(3)
-        return _first(make_mlm_dataset(tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, seed=3))
+        return _first(
+            make_mlm_dataset(tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, seed=3)
+        )
 
     a, b = batches(), batches()
-    for (xa, ya, _), (xb, yb, _) in zip(a, b):
+    for (xa, ya, _), (xb, yb, _) in zip(a, b, strict=True):
         np.testing.assert_array_equal(xa["token_ids"], xb["token_ids"])
         np.testing.assert_array_equal(ya["nsp"], yb["nsp"])
 

@@ -2,7 +2,14 @@ import tensorflow as tf
 
 from pipelines.sanitize import LineStats, sanitize_lines
 
-BAD = [b"  fine line ", b"caf\xc3\xa9 \xff\xfe broken", b"nul\x00byte", b"x" * 1_000_000, b"\x00", b""]
+BAD = [
+    b"  fine line ",
+    b"caf\xc3\xa9 \xff\xfe broken",
+    b"nul\x00byte",
+    b"x" * 1_000_000,
+    b"\x00",
+    b"",
+]
 
 
 def test_repairs_and_counts():

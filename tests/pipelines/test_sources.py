@@ -61,4 +61,7 @@ def test_bad_lines_do_not_crash(tmp_path):
     texts = [r["text"].numpy() for r in rows]
     assert texts[0] == b"ok line" and len(texts[2]) == 1000 and texts[-1] == b"next doc"
     assert len(texts) == 4  # the NUL-only line is dropped
-    assert all(isinstance(t, bytes) for t in texts) and tf.strings.unicode_decode(texts, "UTF-8") is not None
+    assert (
+        all(isinstance(t, bytes) for t in texts)
+        and tf.strings.unicode_decode(texts, "UTF-8") is not None
+    )

@@ -28,5 +28,11 @@ def test_trim_and_pack_inside_dataset_map_matches_eager():
 
     eager = step(first, second)
     in_map = next(iter(tf.data.Dataset.from_tensors((first, second)).map(step)))
-    assert eager[0].to_list() == in_map[0].to_list() == [[2, 6, 7, 8, 3, 10, 3], [2, 9, 3, 11, 12, 13, 3]]
-    assert eager[1].to_list() == in_map[1].to_list() == [[0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 1, 1]]
+    assert (
+        eager[0].to_list()
+        == in_map[0].to_list()
+        == [[2, 6, 7, 8, 3, 10, 3], [2, 9, 3, 11, 12, 13, 3]]
+    )
+    assert (
+        eager[1].to_list() == in_map[1].to_list() == [[0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 1, 1]]
+    )

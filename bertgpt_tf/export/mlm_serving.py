@@ -1,0 +1,137 @@
+"""MaskedLMServing: the raw-text (and token-tensor) endpoints of a pretrained encoder.
+
+Tokenizing and packing inside the graph re-use `bertgpt_tf.tokenizers` — the same
+functions the training pipeline runs — so a request is preprocessed exactly as the
+training text was. Every output is float32, int32 or string (never bfloat16), as TF
+Serving's JSON encoder needs.
+"""
+
+import keras
+import tensorflow as tf
+
+from bertgpt_tf.tokenizers.segment_packer import pack_segments, trim_pair, trim_single
+from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID
+from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
+
+TEXT = tf.TensorSpec([None], tf.string, name="text")
+TEXT_B = tf.TensorSpec([None], tf.string, name="text_b")
+TOKENS = tf.TensorSpec([None, None], tf.int32)
+
+
+class MaskedLMServing(tf.Module):
+    """Wraps a trained `BertPretrainer` and its tokenizer as SavedModel endpoints.
+
+    Endpoints (see `signatures()`): `fill_mask` (= `serving_default`), `encode`,
+    `encode_pair`, `encode_tokens`, `fill_mask_tokens`.
+
+    Args:
+        pretrainer: a trained `BertPretrainer` (its `encoder` and `mlm_head` are used).
+        tokenizer: the run's `WordPieceTokenizer` (built with special tokens in strings).
+        sequence_length: requests are truncated to this many tokens.
+        top_k: candidates returned per [MASK].
+    """
+
+    def __init__(
+        self,
+        pretrainer: keras.Model,
+        tokenizer: WordPieceTokenizer,
+        sequence_length: int = 128,
+        top_k: int = 5,
+    ):
+        super().__init__(name="masked_lm_serving")
+        self.pretrainer = pretrainer
+        self.encoder = pretrainer.encoder
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        self.top_k = top_k
+        # Track every variable explicitly so tf.saved_model.save finds them all.
+        self.model_variables = list(pretrainer.variables)
+
+    # --- preprocessing: raw text -> model inputs --------------------------------------
+
+    def preprocess(self, text: tf.Tensor, text_b: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """(batch,) strings -> token_ids/segment_ids/padding_mask (batch, <=sequence_length)."""
+        first = self.tokenizer.tokenize(text)
+        if text_b is None:
+            segments = [trim_single(first, self.sequence_length - 2)]
+        else:
+            segments = list(
+                trim_pair(first, self.tokenizer.tokenize(text_b), self.sequence_length - 3)
+            )
+        token_ids, segment_ids = pack_segments(segments, CLS_ID, SEP_ID)
+        length = tf.cast(tf.reduce_max(token_ids.row_lengths()), tf.int32)
+        return {
+            "token_ids": token_ids.to_tensor(PAD_ID),
+            "segment_ids": segment_ids.to_tensor(0),
+            "padding_mask": tf.sequence_mask(token_ids.row_lengths(), length, dtype=tf.int32),
+        }
+
+    # --- endpoints -------------------------------------------------------------------
+
+    @tf.function(input_signature=[TOKENS, TOKENS, TOKENS])
+    def encode_tokens(self, token_ids, segment_ids, padding_mask):
+        outputs = self.encoder(
+            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        )
+        return {
+            "sequence_output": tf.cast(outputs["sequence_output"], tf.float32),
+            "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
+        }
+
+    @tf.function(input_signature=[TEXT])
+    def encode(self, text):
+        inputs = self.preprocess(text)
+        return {**self.encode_tokens(**inputs), "padding_mask": inputs["padding_mask"]}
+
+    @tf.function(input_signature=[TEXT, TEXT_B])
+    def encode_pair(self, text, text_b):
+        inputs = self.preprocess(text, text_b)
+        return {**self.encode_tokens(**inputs), "padding_mask": inputs["padding_mask"]}
+
+    @tf.function(input_signature=[TOKENS, TOKENS, TOKENS, TOKENS])
+    def fill_mask_tokens(self, token_ids, segment_ids, padding_mask, mask_positions):
+        """Vocabulary logits (batch, masks, vocabulary_size) at `mask_positions`."""
+        outputs = self.pretrainer(
+            {
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+                "mask_positions": mask_positions,
+            }
+        )
+        return {"logits": tf.cast(outputs["mlm"], tf.float32)}
+
+    @tf.function(input_signature=[TEXT])
+    def fill_mask(self, text):
+        """Top-k tokens and probabilities for every [MASK] in each text.
+
+        Rows with fewer masks than the batch maximum are padded: position -1, token "",
+        score 0.
+        """
+        inputs = self.preprocess(text)
+        is_mask = tf.equal(inputs["token_ids"], MASK_ID)
+        positions = tf.ragged.boolean_mask(
+            tf.broadcast_to(tf.range(tf.shape(is_mask)[1]), tf.shape(is_mask)), is_mask
+        )
+        mask_positions = positions.to_tensor(0)  # (batch, masks)
+        logits = self.fill_mask_tokens(**inputs, mask_positions=mask_positions)["logits"]
+        scores, ids = tf.math.top_k(tf.nn.softmax(logits), k=self.top_k)  # (batch, masks, k)
+        valid = tf.sequence_mask(positions.row_lengths(), tf.shape(mask_positions)[1])
+        valid_k = tf.broadcast_to(valid[:, :, None], tf.shape(ids))
+        return {
+            "mask_positions": tf.where(valid, mask_positions, -1),
+            "top_ids": tf.where(valid_k, ids, -1),
+            "top_tokens": tf.where(valid_k, self.tokenizer.id_to_token(ids), ""),
+            "top_scores": tf.where(valid_k, scores, 0.0),
+        }
+
+    def signatures(self) -> dict:
+        fill_mask = self.fill_mask.get_concrete_function()
+        return {
+            "serving_default": fill_mask,
+            "fill_mask": fill_mask,
+            "encode": self.encode.get_concrete_function(),
+            "encode_pair": self.encode_pair.get_concrete_function(),
+            "encode_tokens": self.encode_tokens.get_concrete_function(),
+            "fill_mask_tokens": self.fill_mask_tokens.get_concrete_function(),
+        }

@@ -1,0 +1,50 @@
+"""The one export helper: `<base>/<name>/<version>/` written atomically, with a model card.
+
+TF Serving watches `<base>/<name>/` and serves the highest integer version; writing to
+a temporary folder and renaming means it never sees a half-written version.
+"""
+
+import json
+import os
+import shutil
+
+import tensorflow as tf
+import tensorflow_text
+
+
+def next_version(model_base_path: str) -> int:
+    """1 + the highest integer version folder under `model_base_path` (1 if none)."""
+    if not os.path.isdir(model_base_path):
+        return 1
+    versions = [int(d) for d in os.listdir(model_base_path) if d.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export_saved_model(
+    module: tf.Module,
+    export_base: str,
+    name: str,
+    version: int | None = None,
+    model_card: dict | None = None,
+) -> str:
+    """Saves `module` with `module.signatures()`; returns the version directory."""
+    model_base_path = os.path.join(export_base, name)
+    version = version or next_version(model_base_path)
+    final = os.path.join(model_base_path, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"Export version already exists: {final}")
+    staging = os.path.join(model_base_path, f".tmp-{version}")
+    shutil.rmtree(staging, ignore_errors=True)
+    tf.saved_model.save(module, staging, signatures=module.signatures())
+    card = {
+        "name": name,
+        "version": version,
+        "signatures": sorted(module.signatures()),
+        "tensorflow_version": tf.__version__,
+        "tensorflow_text_version": tensorflow_text.__version__,
+        **(model_card or {}),
+    }
+    with open(os.path.join(staging, "model_card.json"), "w") as f:
+        json.dump(card, f, indent=2, sort_keys=True, default=str)
+    os.replace(staging, final)
+    return final

@@ -1,0 +1,89 @@
+"""BertPretrainer: encoder + tied MLM head (+ NSP/SOP head), losses and metrics."""
+
+import keras
+import keras_hub
+
+from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
+from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class BertPretrainer(keras.Model):
+    """Masked-LM pretraining model over a `BertEncoder`.
+
+    The MLM head gathers the `mask_positions` first and only then projects onto the
+    vocabulary with the (tied) token embedding, so the costly vocabulary matmul runs on
+    `max_predictions_per_seq` rows per sequence, not all `sequence_length`.
+
+    Inputs: `token_ids`, `segment_ids`, `padding_mask` (batch, seq) and
+    `mask_positions` (batch, max_predictions_per_seq).
+    Outputs: `mlm` logits (batch, max_predictions_per_seq, vocabulary_size) and, unless
+    `pair_objective="none"`, the pair logits (batch, 2) under the objective's name
+    (`nsp` or `sop`). All outputs are float32, also under mixed precision.
+
+    Args:
+        encoder: a `BertEncoder`.
+        pair_objective: "nsp" (BERT), "sop" (ALBERT) or "none" (RoBERTa).
+    """
+
+    def __init__(self, encoder: BertEncoder, pair_objective: str = "nsp", **kwargs):
+        # === Layers ===
+        self.encoder = encoder
+        self.mlm_head = keras_hub.layers.MaskedLMHead(
+            token_embedding=encoder.token_embedding,
+            intermediate_activation="gelu",
+            layer_norm_epsilon=1e-12,
+            kernel_initializer=bert_kernel_initializer(),
+            name="mlm_head",
+        )
+        self.pair_head = None
+        if pair_objective != "none":
+            self.pair_head = keras.layers.Dense(
+                2, kernel_initializer=bert_kernel_initializer(), name="pair_head"
+            )
+
+        # === Functional Model ===
+        inputs = dict(encoder.input)
+        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
+        encoded = encoder({k: inputs[k] for k in encoder.input})
+        logits = self.mlm_head(encoded["sequence_output"], mask_positions=inputs["mask_positions"])
+        outputs = {"mlm": keras.layers.Activation("linear", dtype="float32", name="mlm")(logits)}
+        if self.pair_head is not None:
+            pair_logits = self.pair_head(encoded["pooled_output"])
+            outputs[pair_objective] = keras.layers.Activation(
+                "linear", dtype="float32", name=pair_objective
+            )(pair_logits)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.pair_objective = pair_objective
+
+    def compile(self, optimizer="adamw", **kwargs):
+        """Compile with the pretraining losses; MLM loss is averaged over the real masks."""
+        loss = {"mlm": WeightedTokenLoss()}
+        weighted_metrics = {"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
+        metrics = None
+        if self.pair_head is not None:
+            loss[self.pair_objective] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            metrics = {self.pair_objective: [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
+        super().compile(
+            optimizer=optimizer,
+            loss=kwargs.pop("loss", loss),
+            weighted_metrics=kwargs.pop("weighted_metrics", weighted_metrics),
+            metrics=kwargs.pop("metrics", metrics),
+            **kwargs,
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "encoder": keras.layers.serialize(self.encoder),
+            "pair_objective": self.pair_objective,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "BertPretrainer":
+        config = dict(config)
+        config["encoder"] = keras.layers.deserialize(config["encoder"])
+        return cls(**config)

@@ -1,0 +1,42 @@
+"""WeightedTokenLoss: cross-entropy averaged over the real tokens of the *global* batch."""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class WeightedTokenLoss(keras.losses.Loss):
+    """Sparse cross-entropy from logits, summed with `sample_weight` and divided by the
+    sum of weights over the whole global batch.
+
+    Keras' `"mean_with_sample_weight"` divides by each replica's own weight sum, so
+    under `MirroredStrategy` a replica with fewer masked tokens would count more, and
+    2 replicas would not train like 1 device on the same batch. Here the weight sum is
+    all-reduced across replicas first, so the gradient is the single-device one.
+
+    Example:
+    >>> loss = WeightedTokenLoss()
+    >>> float(loss([[1, 0]], [[[0.0, 9.0], [9.0, 0.0]]], sample_weight=[[1.0, 0.0]])) < 1e-3
+    True
+    """
+
+    def __init__(self, name: str = "weighted_token_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        losses = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+        weights = (
+            tf.ones_like(losses) if sample_weight is None else tf.cast(sample_weight, losses.dtype)
+        )
+        weights = tf.reshape(weights, tf.shape(losses))
+        total = tf.reduce_sum(losses * weights)
+        count = tf.reduce_sum(weights)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Replica gradients are summed: sum_r total_r / global_count is the global
+            # mean. (Keras' own losses scale by 1/num_replicas for the same reason.)
+            count = context.all_reduce("sum", count)
+        return tf.math.divide_no_nan(total, count)
+
+    def call(self, y_true, y_pred):  # pragma: no cover - __call__ handles everything
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)

@@ -1,0 +1,212 @@
+"""In-graph WordPiece tokenizer (BERT), built on `tensorflow_text.FastBertTokenizer`."""
+
+import re
+
+import tensorflow as tf
+import tensorflow_text as text
+
+from bertgpt_tf.tokenizers.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKENS, UNK
+from bertgpt_tf.tokenizers.wordpiece_vocab import (
+    CONTINUATION_PREFIX,
+    MAX_BYTES_PER_WORD,
+    read_vocabulary,
+)
+
+
+class WordPieceTokenizer(tf.Module):
+    """BERT WordPiece tokenizer made only of TF ops: runs eagerly, in `tf.data` and in a SavedModel.
+
+    Strings are normalized (lower-case, NFD, accents stripped when `lower_case`; control
+    characters become spaces), split on whitespace, on punctuation and around every CJK
+    character, then each word is cut into the longest vocabulary pieces ("##" marks a
+    piece that continues a word). The normalizer and word splitter are TF-Text's own
+    FastBertTokenizer kernels, the same ones `wordpiece_vocab.split_words` runs when the
+    vocabulary is trained, so training-time and tokenization-time words are identical.
+
+    Unknown input never crashes the tokenizer: invalid UTF-8 bytes are kept inside their
+    word and that word becomes `[UNK]`; NUL and other control bytes act as spaces; words
+    longer than 100 bytes become `[UNK]`; an empty string gives zero tokens.
+
+    The vocabulary and the tokenizer model are constants of the graph, so a SavedModel
+    holding this module reloads with only `tensorflow` and `tensorflow_text` imported.
+    When `vocabulary` is a file path it is also tracked as a `tf.saved_model.Asset`, so
+    the file is copied to the SavedModel's `assets/` folder.
+
+    Args:
+        vocabulary: list of tokens, or path of a vocabulary file (one token per line).
+            It must contain the special tokens `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]`.
+        lower_case: lower-case, NFD-normalize and strip accents before splitting.
+        special_tokens_in_strings: keep literal special tokens such as "[MASK]" found in the
+            input strings as their single id (split and re-joined in-graph). Off by default:
+            training text does not need it and it costs a regex split.
+
+    Example:
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "s", "##s", "."]
+    >>> tokenizer = WordPieceTokenizer(vocab, special_tokens_in_strings=True)
+    >>> tokenizer.tokenize(tf.constant(["The cats [MASK]."])).to_list()
+    [[5, 6, 8, 4, 9]]
+    >>> tokenizer.detokenize(tf.ragged.constant([[5, 6, 8]])).numpy()
+    array([b'the cats'], dtype=object)
+    """
+
+    def __init__(
+        self,
+        vocabulary: list[str] | str,
+        lower_case: bool = True,
+        special_tokens_in_strings: bool = False,
+    ):
+        super().__init__(name="wordpiece_tokenizer")
+        self._config_vocabulary = vocabulary if isinstance(vocabulary, str) else list(vocabulary)
+        self.lower_case = lower_case
+        self.special_tokens_in_strings = special_tokens_in_strings
+        if isinstance(vocabulary, str):
+            self.vocabulary_file = tf.saved_model.Asset(vocabulary)
+            vocabulary = read_vocabulary(vocabulary)
+        vocabulary = list(vocabulary)
+        token_to_id = {}
+        for index, token in enumerate(vocabulary):
+            token_to_id.setdefault(token, index)
+        missing = [token for token in SPECIAL_TOKENS if token not in token_to_id]
+        if missing:
+            raise ValueError(f"The vocabulary lacks the special tokens {missing}.")
+        # Filled before assignment: tf.Module wraps lists and dicts and refuses to save
+        # ones mutated afterwards.
+        self._vocabulary, self._token_to_id = vocabulary, token_to_id
+
+        with tf.init_scope():  # constants stay eager even if built while tracing
+            self._tokenizer = text.FastBertTokenizer(
+                vocab=self._vocabulary,
+                suffix_indicator=CONTINUATION_PREFIX,
+                max_bytes_per_word=MAX_BYTES_PER_WORD,
+                token_out_type=tf.int32,
+                unknown_token=UNK,
+                lower_case_nfd_strip_accents=lower_case,
+            )
+            self._tokens = tf.constant(self._vocabulary, tf.string)
+            self.is_continuation = tf.constant([_is_continuation(t) for t in self._vocabulary])
+            # What each id adds to a detokenized string: " word" or the bare continuation.
+            self._detokenized_pieces = tf.constant(
+                [t[2:] if _is_continuation(t) else " " + t for t in self._vocabulary]
+            )
+            self._special_literals = tf.constant(SPECIAL_TOKENS)
+            self._special_ids = tf.constant([self._token_to_id[t] for t in SPECIAL_TOKENS])
+        self._special_pattern = "|".join(re.escape(token) for token in SPECIAL_TOKENS)
+
+    # === Tokenize ===
+    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """Token ids of each string: (batch,) tf.string -> (batch, tokens) ragged int32.
+
+        A scalar string gives a 1-D (tokens,) tensor.
+        """
+        strings = tf.convert_to_tensor(strings, tf.string)
+        if strings.shape.rank == 0:
+            return self.tokenize(strings[tf.newaxis])[0]
+        if strings.shape.rank != 1:
+            raise ValueError(f"Expected a scalar or 1-D string tensor, got shape {strings.shape}.")
+        if self.special_tokens_in_strings:
+            return self._tokenize_keeping_special_literals(strings)
+        return self._tokenizer.tokenize(strings)  # (batch, tokens)
+
+    def tokenize_words(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """Token ids grouped by word: (batch,) -> (batch, words, pieces) ragged int32.
+
+        A word is a piece that is not a "##" continuation plus the continuations after
+        it (whole-word masking masks these groups). A scalar gives (words, pieces).
+        """
+        strings = tf.convert_to_tensor(strings, tf.string)
+        if strings.shape.rank == 0:
+            return self.tokenize_words(strings[tf.newaxis])[0]
+        ids = self.tokenize(strings)  # (batch, tokens)
+        # The first piece of a word is never a continuation, so word starts are exact.
+        starts = tf.logical_not(tf.gather(self.is_continuation, ids.flat_values))
+        words = tf.RaggedTensor.from_row_starts(
+            ids.flat_values, tf.where(starts)[:, 0], validate=False
+        )  # (total_words, pieces)
+        words_per_row = tf.reduce_sum(ids.with_flat_values(tf.cast(starts, tf.int64)), axis=1)
+        return tf.RaggedTensor.from_row_lengths(words, words_per_row, validate=False)
+
+    def _tokenize_keeping_special_literals(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """Splits on the literal special tokens, tokenizes the rest, re-joins their ids."""
+        # regex_split drops everything after a NUL byte; the normalizer makes NUL a space anyway.
+        strings = tf.strings.regex_replace(strings, r"\x00", " ")
+        pattern = self._special_pattern
+        segments = text.regex_split(strings, pattern, pattern)  # (batch, segments)
+        flat = segments.flat_values
+        matches = tf.equal(flat[:, tf.newaxis], self._special_literals)  # (segments, specials)
+        is_special = tf.reduce_any(matches, axis=1)
+        special_ids = tf.gather(self._special_ids, tf.argmax(tf.cast(matches, tf.int32), axis=1))
+        # Each segment yields either its text pieces or its one special id.
+        pieces = self._tokenizer.tokenize(tf.where(is_special, "", flat))  # (segments, tokens)
+        specials = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(special_ids, is_special), tf.cast(is_special, tf.int64)
+        )
+        pieces = tf.concat([pieces, specials], axis=1)
+        return tf.RaggedTensor.from_row_splits(pieces, segments.row_splits).merge_dims(1, 2)
+
+    # === Detokenize ===
+    def detokenize(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
+        """Strings from ids: (batch, tokens) -> (batch,), or (tokens,) -> scalar.
+
+        Words are joined by single spaces and "##" pieces are glued to the piece before.
+        (batch, words, pieces) input is accepted too. Padding ids come out as "[PAD]".
+        """
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+        if ids.shape.rank == 1:
+            return self.detokenize(ids[tf.newaxis])[0]
+        if ids.shape.rank == 3:
+            ids = ids.merge_dims(1, 2)
+        pieces = tf.gather(self._detokenized_pieces, ids)  # (batch, tokens)
+        return tf.strings.strip(tf.strings.reduce_join(pieces, axis=-1))
+
+    def id_to_token(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """Token strings of ids, any shape, in-graph."""
+        return tf.gather(self._tokens, ids)
+
+    def token_to_id(self, token: str) -> int:
+        """Id of a token string (Python side); raises KeyError if not in the vocabulary."""
+        if token not in self._token_to_id:
+            raise KeyError(f"Token {token!r} is not in the vocabulary.")
+        return self._token_to_id[token]
+
+    # === Vocabulary ===
+    @property
+    def vocabulary(self) -> list[str]:
+        return list(self._vocabulary)
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._vocabulary)
+
+    @property
+    def pad_id(self) -> int:
+        return self._token_to_id[PAD]
+
+    @property
+    def unk_id(self) -> int:
+        return self._token_to_id[UNK]
+
+    @property
+    def cls_id(self) -> int:
+        return self._token_to_id[CLS]
+
+    @property
+    def sep_id(self) -> int:
+        return self._token_to_id[SEP]
+
+    @property
+    def mask_id(self) -> int:
+        return self._token_to_id[MASK]
+
+    # === Config ===
+    def get_config(self) -> dict:
+        vocabulary = self._config_vocabulary
+        return {
+            "vocabulary": vocabulary if isinstance(vocabulary, str) else list(vocabulary),
+            "lower_case": self.lower_case,
+            "special_tokens_in_strings": self.special_tokens_in_strings,
+        }
+
+
+def _is_continuation(token: str) -> bool:
+    return token.startswith(CONTINUATION_PREFIX) and len(token) > len(CONTINUATION_PREFIX)

@@ -1,0 +1,96 @@
+"""Strategy, run directory and the `model.fit` call shared by every task.
+
+Resuming: `BackupAndRestore` saves weights + optimizer state at each (short) epoch. A
+restarted run reloads them, and `resume_step()` tells the caller how many batches the
+interrupted run consumed, so the input pipeline can skip them and the restarted run
+sees exactly the data the uninterrupted one would have.
+"""
+
+import json
+import os
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from bertgpt_tf.training.callbacks import (
+    SeedStateBackup,
+    StepCheckpoint,
+    TimeBudget,
+    TrainingMonitor,
+)
+
+BACKUP_DIR = "backup"
+
+
+def make_strategy() -> tf.distribute.MirroredStrategy:
+    """MirroredStrategy over every visible GPU, else every (logical) CPU device."""
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
+
+
+def resolve_run_dir(model_dir: str, task: str) -> str:
+    """`model_dir` or a fresh `runs/<task>-<timestamp>`; created if missing."""
+    run_dir = model_dir or os.path.join("runs", f"{task}-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.makedirs(run_dir, exist_ok=True)
+    return run_dir
+
+
+def resume_step(run_dir: str, steps_per_epoch: int) -> int:
+    """Global step at which an interrupted run in `run_dir` will resume (0 if none)."""
+    path = os.path.join(run_dir, BACKUP_DIR, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"]) * steps_per_epoch
+
+
+def fit(
+    model: keras.Model,
+    train_data: tf.data.Dataset,
+    validation_data: tf.data.Dataset | None,
+    run_dir: str,
+    steps: int,
+    steps_per_epoch: int,
+    batch_size: int,
+    tokens_per_example: int,
+    validation_steps: int = 0,
+    checkpoint_every: int = 0,
+    max_minutes: float = 0.0,
+    log_every: int = 50,
+) -> tuple[keras.callbacks.History, TrainingMonitor]:
+    """Runs `model.fit` for `steps` steps in epochs of `steps_per_epoch`, validating,
+    backing up and logging to TensorBoard under `run_dir`."""
+    log_dir = os.path.join(run_dir, "logs")
+    monitor = TrainingMonitor(log_dir, batch_size, tokens_per_example, log_every)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            os.path.join(run_dir, BACKUP_DIR), delete_checkpoint=False
+        ),
+        SeedStateBackup(os.path.join(run_dir, BACKUP_DIR)),
+        keras.callbacks.TensorBoard(log_dir, update_freq=log_every, write_graph=False),
+        monitor,
+    ]
+    if checkpoint_every:
+        callbacks.append(StepCheckpoint(os.path.join(run_dir, "checkpoints"), checkpoint_every))
+    if max_minutes:
+        callbacks.append(TimeBudget(max_minutes))
+    epochs = max(1, -(-steps // steps_per_epoch))
+    logging.info(
+        "training %d steps = %d epochs x %d steps; run dir %s",
+        steps,
+        epochs,
+        steps_per_epoch,
+        run_dir,
+    )
+    history = model.fit(
+        train_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation_data,
+        validation_steps=validation_steps or None,
+        callbacks=callbacks,
+        verbose=2,
+    )
+    return history, monitor
