@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the TF-Text ops)
 
-
 FORBIDDEN = ("keras", "keras_hub", "bertgpt_tf", "tf_keras")
 
 
