@@ -3,6 +3,7 @@
     python run_train.py --task=vocab                # WordPiece vocabulary from the corpus
     python run_train.py --task=mlm --preset=mini    # BERT pretraining, then export
     python run_train.py --task=export --model_dir=runs/mlm-...
+    python run_train.py --task=fill_mask --model_dir=runs/mlm-... --prompt="paris is the [MASK]."
 
 Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
 `--sequence_length`, `--batch_size`, ...); flags override the preset.
@@ -26,14 +27,18 @@ for _name, _field in config_fields().items():  # field.type is a string (PEP 563
     _define(_name, None, f"config field (default {_field.default!r})")
 flags.DEFINE_integer("export_version", None, "SavedModel version to write (default: next free)")
 flags.DEFINE_string("export_base", "saved_models", "TF Serving model base directory")
+flags.DEFINE_multi_string("prompt", None, "--task=fill_mask: text with [MASK] (repeatable)")
 FLAGS = flags.FLAGS
 
 
 def load_config() -> Config:
+    """Flags over the preset, or over the run's own config.json when --model_dir has one
+    (resume, export, fill_mask): then the run keeps its training task."""
     overrides = {n: FLAGS[n].value for n in config_fields() if FLAGS[n].value is not None}
     run_config = os.path.join(overrides.get("model_dir", ""), "config.json")
     if overrides.get("model_dir") and os.path.exists(run_config):
-        return Config.from_json(run_config).replace(**overrides)  # resume / export a run
+        overrides.pop("task", None)
+        return Config.from_json(run_config).replace(**overrides)
     return Config.from_preset(overrides.pop("preset", "mini"), **overrides)
 
 
@@ -60,7 +65,7 @@ def run_mlm(config: Config) -> str:
     from bertgpt_tf.training.callbacks import global_step
     from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir, resume_step
     from bertgpt_tf.training.optimizer import make_optimizer
-    from pipelines.mlm_dataset import make_mlm_dataset
+    from pipelines.mlm_dataset import count_batches, make_mlm_dataset
     from pipelines.sanitize import LineStats
     from pipelines.sources import resolve_text_files
 
@@ -85,6 +90,11 @@ def run_mlm(config: Config) -> str:
         validation_fraction=d.validation_fraction, shuffle_buffer=d.shuffle_buffer,
         max_line_bytes=d.max_line_bytes, seed=t.seed,
     )  # fmt: skip
+    if t.epochs:  # passes over the data -> a step budget
+        one_pass = make_mlm_dataset(files, split="train", repeat=False, **data_args)
+        config = config.replace(steps=t.epochs * count_batches(one_pass))
+        config.to_json(os.path.join(run_dir, "config.json"))
+        t = config.train
     train_data = make_mlm_dataset(files, split="train", stats=stats, **data_args)
     train_data = train_data.skip(resume_step(run_dir, t.steps_per_epoch))
     validation_data, validation_steps = None, 0
@@ -125,43 +135,28 @@ def run_mlm(config: Config) -> str:
 
 
 def run_export(config: Config) -> str:
-    import keras
+    from bertgpt_tf.export.from_run import export_run
 
-    from bertgpt_tf.export.mlm_serving import MaskedLMServing
-    from bertgpt_tf.export.saved_model import export_saved_model
-    from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers the classes)
-    from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
-
-    run_dir = config.train.model_dir
-    if not run_dir or not os.path.exists(os.path.join(run_dir, "model.keras")):
-        raise FileNotFoundError(
-            f"--model_dir must be a finished run (no model.keras in {run_dir!r})"
-        )
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    tokenizer = WordPieceTokenizer(
-        config.data.vocabulary, lower_case=config.data.lower_case, special_tokens_in_strings=True
-    )
-    module = MaskedLMServing(model, tokenizer, config.data.sequence_length)
-    name = config.train.export_name or f"{config.train.task}-{config.train.preset}"
-    card = {"task": config.train.task, "config": config.to_dict(), "run_dir": run_dir}
-    results = os.path.join(run_dir, "results.json")
-    if os.path.exists(results):
-        with open(results) as f:
-            card["metrics"] = {k: v[-1] for k, v in json.load(f)["history"].items()}
-    path = export_saved_model(module, FLAGS.export_base, name, FLAGS.export_version, card)
+    path = export_run(config, FLAGS.export_base, FLAGS.export_version)
     logging.info("exported %s", path)
     return path
 
 
-TASKS = {"vocab": run_vocab, "mlm": run_mlm, "export": run_export}
+def run_fill_mask(config: Config) -> str:
+    from bertgpt_tf.export.from_run import fill_mask_report
+
+    return fill_mask_report(config, FLAGS.prompt or ["the capital of france is [MASK]."])
+
+
+TASKS = {"vocab": run_vocab, "mlm": run_mlm, "export": run_export, "fill_mask": run_fill_mask}
 
 
 def main(argv):
     del argv
-    config = load_config()
-    if config.train.task not in TASKS:
-        raise app.UsageError(f"--task must be one of {sorted(TASKS)}, got {config.train.task!r}")
-    print(TASKS[config.train.task](config))
+    task = FLAGS.task or "mlm"
+    if task not in TASKS:
+        raise app.UsageError(f"--task must be one of {sorted(TASKS)}, got {task!r}")
+    print(TASKS[task](load_config()))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_text as text
 
 from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID
+from bertgpt_tf.tokenizers.wordpiece_tokenizer import group_words
 
 UNSELECTABLE_IDS = (PAD_ID, CLS_ID, SEP_ID, MASK_ID, UNK_ID)
 
@@ -41,52 +42,36 @@ class ReproducibleItemSelector(text.RandomItemSelector):
         )
 
 
-def group_words(token_ids: tf.RaggedTensor, is_continuation: tf.Tensor) -> tf.RaggedTensor:
-    """(batch, tokens) -> (batch, words, pieces): a word starts at every non-"##" piece.
-
-    Every row's first token ([CLS]) starts a word, so word borders nest in row borders.
-    """
-    flat = token_ids.flat_values
-    after_special = tf.reduce_any(
-        tf.equal(tf.expand_dims(tf.roll(flat, 1, axis=0), 1), UNSELECTABLE_IDS), axis=1
-    )  # a stray "##" piece after [SEP] must not join the [SEP] word
-    starts = tf.logical_not(tf.gather(is_continuation, flat)) | after_special
-    starts = tf.tensor_scatter_nd_update(
-        starts,
-        tf.expand_dims(token_ids.row_starts(), 1),
-        tf.ones_like(token_ids.row_starts(), tf.bool),
-    )
-    words = tf.RaggedTensor.from_row_starts(flat, tf.where(starts)[:, 0])
-    word_counts = tf.math.segment_sum(tf.cast(starts, tf.int64), token_ids.value_rowids())
-    word_counts = tf.pad(
-        word_counts, [[0, token_ids.nrows() - tf.shape(word_counts, out_type=tf.int64)[0]]]
-    )
-    return tf.RaggedTensor.from_row_lengths(words, word_counts)
-
-
 def mask_tokens(
     token_ids: tf.RaggedTensor,
     vocabulary_size: int,
     max_predictions_per_seq: int,
     mask_rate: float = 0.15,
     is_continuation: tf.Tensor | None = None,
+    mask_id: int = MASK_ID,
+    special_ids: tuple[int, ...] = UNSELECTABLE_IDS,
 ) -> dict[str, tf.Tensor]:
     """Masks a ragged (batch, tokens) int32 batch.
 
     Returns dense tensors: `token_ids` (ragged, masked), `mask_positions`, `mask_ids`
     (int32) and `mask_weights` (float32), each (batch, max_predictions_per_seq).
     Whole-word selections that exceed `max_predictions_per_seq` pieces keep their
-    first `max_predictions_per_seq` labels.
+    first `max_predictions_per_seq` labels. `mask_id` and `special_ids` (never
+    selected) default to this project's vocabulary layout; pass the tokenizer's for
+    imported vocabularies.
     """
     selector = ReproducibleItemSelector(
         max_selections_per_batch=max_predictions_per_seq,
         selection_rate=mask_rate,
-        unselectable_ids=list(UNSELECTABLE_IDS),
+        unselectable_ids=list(special_ids),
     )
     chooser = text.MaskValuesChooser(
-        vocabulary_size, MASK_ID, mask_token_rate=0.8, random_token_rate=0.1
+        vocabulary_size, mask_id, mask_token_rate=0.8, random_token_rate=0.1
     )
-    inputs = token_ids if is_continuation is None else group_words(token_ids, is_continuation)
+    if is_continuation is None:
+        inputs = token_ids
+    else:
+        inputs = group_words(token_ids, is_continuation, special_ids)
     masked_ids, positions, originals = text.mask_language_model(inputs, selector, chooser, axis=1)
     positions = positions[:, :max_predictions_per_seq]
     originals = originals[:, :max_predictions_per_seq]

@@ -12,10 +12,12 @@ parallel calls would draw from the shared RNG in a racy order, and a resumed run
 see exactly the masks an uninterrupted run would have.
 """
 
+import time
+
 import tensorflow as tf
+from absl import logging
 
 from bertgpt_tf.tokenizers.segment_packer import pack_segments, to_dense, trim_pair
-from bertgpt_tf.tokenizers.special_tokens import CLS_ID, PAD_ID, SEP_ID
 from pipelines.mask import mask_tokens
 from pipelines.pack import pack_windows
 from pipelines.pairs import make_segment_pairs
@@ -40,8 +42,13 @@ def make_mlm_dataset(
     max_line_bytes: int = 100_000,
     seed: int = 0,
     stats: LineStats | None = None,
+    repeat: bool = True,
 ) -> tf.data.Dataset:
-    """Batches of `(x, y, sample_weight)` for `BertPretrainer`; training repeats forever."""
+    """Batches of `(x, y, sample_weight)` for `BertPretrainer`.
+
+    The training split is shuffled and, with `repeat`, endless; validation is one
+    ordered pass.
+    """
     training = split == "train"
     paragraphs = read_paragraphs(
         files,
@@ -51,7 +58,7 @@ def make_mlm_dataset(
         stats=stats,
         shuffle_files_seed=seed if training else None,
     )
-    if training:
+    if training and repeat:
         paragraphs = paragraphs.repeat()
 
     def finish(first, second, label):
@@ -88,13 +95,35 @@ def make_mlm_dataset(
     return batches.prefetch(AUTOTUNE)
 
 
+def count_batches(dataset: tf.data.Dataset, log_every_seconds: float = 10.0) -> int:
+    """Batches in one pass of a finite dataset (for `--epochs`), logging progress."""
+    count, last = 0, time.monotonic()
+    for _ in dataset:
+        count += 1
+        if time.monotonic() - last > log_every_seconds:
+            logging.info("counting batches per epoch: %d so far", count)
+            last = time.monotonic()
+    return count
+
+
+def special_ids(tokenizer) -> tuple[int, ...]:
+    """Ids masking must never select (looked up: imported vocabularies differ)."""
+    return (
+        tokenizer.pad_id,
+        tokenizer.cls_id,
+        tokenizer.sep_id,
+        tokenizer.mask_id,
+        tokenizer.unk_id,
+    )
+
+
 def _full_sentence_windows(paragraphs, tokenizer, window: int) -> tf.data.Dataset:
     """RoBERTa FULL-SENTENCES: contiguous text packed across paragraphs; [SEP] between docs."""
 
     def tokens(batch):
         ids = tokenizer.tokenize(batch["text"])
         first = tf.equal(batch["previous"], "")[:, None]
-        separator = tf.ragged.boolean_mask(tf.fill(tf.shape(first), SEP_ID), first)
+        separator = tf.ragged.boolean_mask(tf.fill(tf.shape(first), tokenizer.sep_id), first)
         return tf.concat([tf.cast(separator, ids.dtype), ids], axis=1).flat_values
 
     stream = paragraphs.batch(256).map(tokens, num_parallel_calls=AUTOTUNE)
@@ -114,20 +143,22 @@ def _pack_and_mask(
     pair_objective,
 ):
     if second is None:
-        token_ids, segment_ids = pack_segments([first], CLS_ID, SEP_ID)
+        token_ids, segment_ids = pack_segments([first], tokenizer.cls_id, tokenizer.sep_id)
     else:
         first, second = trim_pair(first, second, sequence_length - 3)
-        token_ids, segment_ids = pack_segments([first, second], CLS_ID, SEP_ID)
+        token_ids, segment_ids = pack_segments([first, second], tokenizer.cls_id, tokenizer.sep_id)
     masked = mask_tokens(
         token_ids,
         tokenizer.vocabulary_size,
         max_predictions_per_seq,
         mask_rate,
         tokenizer.is_continuation if whole_word_masking else None,
+        mask_id=tokenizer.mask_id,
+        special_ids=special_ids(tokenizer),
     )
     padding_mask = tf.sequence_mask(token_ids.row_lengths(), sequence_length, dtype=tf.int32)
     x = {
-        "token_ids": to_dense(masked["token_ids"], sequence_length, PAD_ID),
+        "token_ids": to_dense(masked["token_ids"], sequence_length, tokenizer.pad_id),
         "segment_ids": to_dense(segment_ids, sequence_length),
         "padding_mask": padding_mask,
         "mask_positions": masked["mask_positions"],

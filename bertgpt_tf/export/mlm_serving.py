@@ -10,7 +10,6 @@ import keras
 import tensorflow as tf
 
 from bertgpt_tf.tokenizers.segment_packer import pack_segments, trim_pair, trim_single
-from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
@@ -58,10 +57,12 @@ class MaskedLMServing(tf.Module):
             segments = list(
                 trim_pair(first, self.tokenizer.tokenize(text_b), self.sequence_length - 3)
             )
-        token_ids, segment_ids = pack_segments(segments, CLS_ID, SEP_ID)
+        token_ids, segment_ids = pack_segments(
+            segments, self.tokenizer.cls_id, self.tokenizer.sep_id
+        )
         length = tf.cast(tf.reduce_max(token_ids.row_lengths()), tf.int32)
         return {
-            "token_ids": token_ids.to_tensor(PAD_ID),
+            "token_ids": token_ids.to_tensor(self.tokenizer.pad_id),
             "segment_ids": segment_ids.to_tensor(0),
             "padding_mask": tf.sequence_mask(token_ids.row_lengths(), length, dtype=tf.int32),
         }
@@ -109,7 +110,7 @@ class MaskedLMServing(tf.Module):
         score 0.
         """
         inputs = self.preprocess(text)
-        is_mask = tf.equal(inputs["token_ids"], MASK_ID)
+        is_mask = tf.equal(inputs["token_ids"], self.tokenizer.mask_id)
         positions = tf.ragged.boolean_mask(
             tf.broadcast_to(tf.range(tf.shape(is_mask)[1]), tf.shape(is_mask)), is_mask
         )

@@ -116,14 +116,7 @@ class WordPieceTokenizer(tf.Module):
         strings = tf.convert_to_tensor(strings, tf.string)
         if strings.shape.rank == 0:
             return self.tokenize_words(strings[tf.newaxis])[0]
-        ids = self.tokenize(strings)  # (batch, tokens)
-        # The first piece of a word is never a continuation, so word starts are exact.
-        starts = tf.logical_not(tf.gather(self.is_continuation, ids.flat_values))
-        words = tf.RaggedTensor.from_row_starts(
-            ids.flat_values, tf.where(starts)[:, 0], validate=False
-        )  # (total_words, pieces)
-        words_per_row = tf.reduce_sum(ids.with_flat_values(tf.cast(starts, tf.int64)), axis=1)
-        return tf.RaggedTensor.from_row_lengths(words, words_per_row, validate=False)
+        return group_words(self.tokenize(strings), self.is_continuation)
 
     def _tokenize_keeping_special_literals(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """Splits on the literal special tokens, tokenizes the rest, re-joins their ids."""
@@ -210,3 +203,27 @@ class WordPieceTokenizer(tf.Module):
 
 def _is_continuation(token: str) -> bool:
     return token.startswith(CONTINUATION_PREFIX) and len(token) > len(CONTINUATION_PREFIX)
+
+
+def group_words(
+    token_ids: tf.RaggedTensor,
+    is_continuation: tf.Tensor,
+    special_ids: tuple[int, ...] = (),
+) -> tf.RaggedTensor:
+    """(batch, tokens) -> (batch, words, pieces): a word starts at every non-"##" piece,
+    at every row start, and after any of `special_ids` (so a stray "##" piece after
+    [SEP] does not join the [SEP] "word"). Whole-word masking masks these groups.
+    """
+    flat = token_ids.flat_values
+    row_ids = token_ids.value_rowids()
+    position = tf.range(tf.size(flat, out_type=tf.int64)) - tf.gather(
+        token_ids.row_starts(), row_ids
+    )
+    previous = tf.roll(flat, 1, axis=0)
+    after_special = tf.reduce_any(tf.equal(previous[:, None], list(special_ids)), axis=1)
+    starts = tf.logical_not(tf.gather(is_continuation, flat)) | after_special | (position == 0)
+    words = tf.RaggedTensor.from_row_starts(flat, tf.where(starts)[:, 0], validate=False)
+    words_per_row = tf.math.unsorted_segment_sum(
+        tf.cast(starts, tf.int64), row_ids, token_ids.nrows()
+    )
+    return tf.RaggedTensor.from_row_lengths(words, words_per_row, validate=False)

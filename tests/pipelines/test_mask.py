@@ -3,7 +3,8 @@ import pytest
 import tensorflow as tf
 
 from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID, SEP_ID
-from pipelines.mask import group_words, mask_tokens
+from bertgpt_tf.tokenizers.wordpiece_tokenizer import group_words
+from pipelines.mask import UNSELECTABLE_IDS, mask_tokens
 
 VOCAB = 1000
 CONTINUATION = tf.constant(np.arange(VOCAB) >= 600)  # ids >= 600 play "##" pieces
@@ -67,13 +68,15 @@ def test_cap_and_static_shapes():
 
 def test_group_words_nests_pieces():
     ids = tf.ragged.constant(
-        [[CLS_ID, 10, 700, 701, 11, SEP_ID, 650, 12, SEP_ID], [CLS_ID, 13, SEP_ID]]
+        [[CLS_ID, 10, 700, 701, 11, SEP_ID, 650, 12, SEP_ID], [], [CLS_ID, 13, SEP_ID], []]
     )
-    words = group_words(ids, CONTINUATION).to_list()
+    words = group_words(ids, CONTINUATION, UNSELECTABLE_IDS).to_list()
     # the stray "##" piece after [SEP] starts its own word
     assert words == [
         [[CLS_ID], [10, 700, 701], [11], [SEP_ID], [650], [12], [SEP_ID]],
+        [],
         [[CLS_ID], [13], [SEP_ID]],
+        [],
     ]
 
 

@@ -1,0 +1,58 @@
+"""Turn a finished run directory into a serving module, a SavedModel, or predictions."""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from bertgpt_tf.config import Config
+from bertgpt_tf.export.mlm_serving import MaskedLMServing
+from bertgpt_tf.export.saved_model import export_saved_model
+from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes for loading)
+from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
+
+
+def load_serving_module(config: Config) -> MaskedLMServing:
+    """The run's `model.keras` and vocabulary as a `MaskedLMServing` module."""
+    run_dir = config.train.model_dir
+    if not run_dir or not os.path.exists(os.path.join(run_dir, "model.keras")):
+        raise FileNotFoundError(
+            f"--model_dir must be a finished run (no model.keras in {run_dir!r})"
+        )
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    tokenizer = WordPieceTokenizer(
+        config.data.vocabulary, lower_case=config.data.lower_case, special_tokens_in_strings=True
+    )
+    return MaskedLMServing(model, tokenizer, config.data.sequence_length)
+
+
+def export_run(config: Config, export_base: str, version: int | None = None) -> str:
+    """Writes `<export_base>/<export_name>/<version>/` with a model card of the run."""
+    name = config.train.export_name or f"{config.train.task}-{config.train.preset}"
+    card = {
+        "task": config.train.task,
+        "config": config.to_dict(),
+        "run_dir": config.train.model_dir,
+    }
+    results = os.path.join(config.train.model_dir, "results.json")
+    if os.path.exists(results):
+        with open(results) as f:
+            card["metrics"] = {k: v[-1] for k, v in json.load(f)["history"].items()}
+    return export_saved_model(load_serving_module(config), export_base, name, version, card)
+
+
+def fill_mask_report(config: Config, prompts: list[str]) -> str:
+    """One line per [MASK]: the top-5 tokens and probabilities, via the serving path."""
+    out = load_serving_module(config).fill_mask(tf.constant(prompts))
+    lines = []
+    for prompt, tokens, scores in zip(
+        prompts, out["top_tokens"].numpy(), out["top_scores"].numpy(), strict=True
+    ):
+        for k, (row, row_scores) in enumerate(zip(tokens, scores, strict=True)):
+            if row[0]:
+                pairs = ", ".join(
+                    f"{t.decode()} {p:.3f}" for t, p in zip(row, row_scores, strict=True)
+                )
+                lines.append(f"{prompt}  [MASK]#{k + 1}: {pairs}")
+    return "\n".join(lines)
