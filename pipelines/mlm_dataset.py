@@ -46,8 +46,8 @@ def make_mlm_dataset(
 ) -> tf.data.Dataset:
     """Batches of `(x, y, sample_weight)` for `BertPretrainer`.
 
-    The training split is shuffled and, with `repeat`, endless; validation is one
-    ordered pass.
+    The training split is reshuffled every pass and, with `repeat`, endless; validation
+    is one pass in a fixed order.
     """
     training = split == "train"
     paragraphs = read_paragraphs(
@@ -84,8 +84,11 @@ def make_mlm_dataset(
         )
     else:
         paragraphs = paragraphs.filter(lambda e: tf.not_equal(e["previous"], ""))
-        if training:
-            paragraphs = paragraphs.shuffle(shuffle_buffer, seed=seed)
+        # Validation is shuffled too (once, fixed): NSP swaps in a neighbouring row's
+        # paragraph, and unshuffled neighbours share a document, so labels would be ~all 0.
+        paragraphs = paragraphs.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=training
+        )
 
         def to_pairs(batch):
             first, second, label = make_segment_pairs(batch, pair_objective)

@@ -47,7 +47,11 @@ def test_validation_differs_from_train_and_is_finite(tiny_corpus, tiny_tokenizer
         tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, split="validation",
         validation_fraction=0.2,
     )  # fmt: skip
-    assert 0 < sum(1 for _ in validation) < 100
+    batches = list(validation.as_numpy_iterator())
+    assert 0 < len(batches) < 100
+    # NSP labels must be balanced in validation too (rows are shuffled before pairing).
+    labels = np.concatenate([y["nsp"] for _, y, _ in batches])
+    assert 0.25 < labels.mean() < 0.75, labels.mean()
 
 
 def test_whole_word_masking_pipeline_runs(tiny_corpus, tiny_tokenizer):
