@@ -17,7 +17,7 @@ to epoch. Shapes are static: (batch_size, sequence_length).
 
 import tensorflow as tf
 
-from pipelines.pack import pack_windows
+from pipelines.pack import pack_windows, token_stream
 from pipelines.sanitize import LineStats
 from pipelines.sources import read_paragraphs
 
@@ -43,25 +43,28 @@ def make_clm_dataset(
     if holdout not in ("documents", "tail"):
         raise ValueError(f"holdout must be documents|tail, got {holdout!r}")
 
-    def one_pass(epoch):
-        if holdout == "documents":
-            args = (files, tokenizer, split, validation_fraction, max_line_bytes, stats)
-            stream = _document_stream(*args)
-        else:
-            stream = _tail_stream(files, tokenizer, split, validation_fraction)
-        if not training:
-            return stream
-        # A random start per pass (stateless: a resumed run replays it): window borders
-        # move between epochs.
-        offset = tf.random.stateless_uniform(
-            [], [seed, epoch], maxval=sequence_length + 1, dtype=tf.int32
-        )
-        return stream.enumerate().map(
-            lambda i, ids: tf.cond(i == 0, lambda: ids[offset:], lambda: ids)
-        )
+    if holdout == "documents":
+        paragraphs = read_paragraphs(files, split, validation_fraction, max_line_bytes, stats)
+        one_pass = token_stream(paragraphs, tokenizer, tokenizer.end_id, paragraph_join="\n")
+    else:
+        one_pass = _tail_stream(files, tokenizer, split, validation_fraction)
+    stream = one_pass
+    if training:
 
-    passes = tf.data.Dataset.range(2**62 if training and repeat else 1)
-    stream = passes.flat_map(one_pass)
+        def shifted_pass(epoch):
+            # A random start per pass (stateless: a resumed run replays it), so window
+            # borders move between epochs.
+            offset = tf.random.stateless_uniform(
+                [],
+                tf.stack([tf.cast(seed, tf.int64), epoch]),
+                maxval=sequence_length + 1,
+                dtype=tf.int32,
+            )
+            return one_pass.enumerate().map(
+                lambda i, ids: tf.cond(i == 0, lambda: ids[offset:], lambda: ids)
+            )
+
+        stream = tf.data.Dataset.range(2**62 if repeat else 1).flat_map(shifted_pass)
     windows = pack_windows(stream, sequence_length + 1)
     if training:
         windows = windows.shuffle(shuffle_buffer, seed=seed)
@@ -76,28 +79,6 @@ def make_clm_dataset(
 
     batches = windows.batch(batch_size, drop_remainder=True)
     return batches.map(split_window, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
-
-
-def _document_stream(files, tokenizer, split, validation_fraction, max_line_bytes, stats):
-    """1-D token vectors: [end] + first paragraph, "\\n" + each following paragraph."""
-    paragraphs = read_paragraphs(
-        files,
-        split=split,
-        validation_fraction=validation_fraction,
-        max_line_bytes=max_line_bytes,
-        stats=stats,
-    )
-
-    def tokens(batch):
-        first = tf.equal(batch["previous"], "")
-        text = tf.where(first, batch["text"], tf.strings.join(["\n", batch["text"]]))
-        ids = tf.cast(tokenizer.tokenize(text), tf.int32)
-        end = tf.ragged.boolean_mask(
-            tf.fill(tf.shape(first[:, None]), tokenizer.end_id), first[:, None]
-        )
-        return tf.concat([tf.cast(end, tf.int32), ids], axis=1).flat_values
-
-    return paragraphs.batch(256).map(tokens, num_parallel_calls=AUTOTUNE)
 
 
 def _tail_stream(files, tokenizer, split, validation_fraction):

@@ -12,6 +12,7 @@ parallel calls would draw from the shared RNG in a racy order, and a resumed run
 see exactly the masks an uninterrupted run would have.
 """
 
+import functools
 import time
 
 import tensorflow as tf
@@ -19,7 +20,7 @@ from absl import logging
 
 from bertgpt_tf.tokenizers.segment_packer import pack_segments, to_dense, trim_pair
 from pipelines.mask import mask_tokens
-from pipelines.pack import pack_windows
+from pipelines.pack import pack_windows, token_stream
 from pipelines.pairs import make_segment_pairs
 from pipelines.sanitize import LineStats
 from pipelines.sources import read_paragraphs
@@ -61,22 +62,21 @@ def make_mlm_dataset(
     if training and repeat:
         paragraphs = paragraphs.repeat()
 
-    def finish(first, second, label):
-        return _pack_and_mask(
-            first,
-            second,
-            label,
-            tokenizer,
-            batch_size,
-            sequence_length,
-            max_predictions_per_seq,
-            mask_rate,
-            whole_word_masking,
-            pair_objective,
-        )
+    finish = functools.partial(
+        _pack_and_mask,
+        tokenizer=tokenizer,
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        max_predictions_per_seq=max_predictions_per_seq,
+        mask_rate=mask_rate,
+        whole_word_masking=whole_word_masking,
+        pair_objective=pair_objective,
+    )
 
     if pair_objective == "none":
-        windows = _full_sentence_windows(paragraphs, tokenizer, sequence_length - 2)
+        # RoBERTa FULL-SENTENCES: contiguous text across paragraphs, [SEP] between docs.
+        stream = token_stream(paragraphs, tokenizer, tokenizer.sep_id)
+        windows = pack_windows(stream, sequence_length - 2)
         if training:
             windows = windows.shuffle(shuffle_buffer, seed=seed)
         batches = windows.batch(batch_size, drop_remainder=True).map(
@@ -118,19 +118,6 @@ def special_ids(tokenizer) -> tuple[int, ...]:
         tokenizer.mask_id,
         tokenizer.unk_id,
     )
-
-
-def _full_sentence_windows(paragraphs, tokenizer, window: int) -> tf.data.Dataset:
-    """RoBERTa FULL-SENTENCES: contiguous text packed across paragraphs; [SEP] between docs."""
-
-    def tokens(batch):
-        ids = tokenizer.tokenize(batch["text"])
-        first = tf.equal(batch["previous"], "")[:, None]
-        separator = tf.ragged.boolean_mask(tf.fill(tf.shape(first), tokenizer.sep_id), first)
-        return tf.concat([tf.cast(separator, ids.dtype), ids], axis=1).flat_values
-
-    stream = paragraphs.batch(256).map(tokens, num_parallel_calls=AUTOTUNE)
-    return pack_windows(stream, window)
 
 
 def _pack_and_mask(
