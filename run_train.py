@@ -9,7 +9,6 @@ Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
 `--sequence_length`, `--batch_size`, ...); flags override the preset.
 """
 
-import dataclasses
 import json
 import os
 
@@ -42,6 +41,9 @@ def load_config() -> Config:
     return Config.from_preset(overrides.pop("preset", "mini"), **overrides)
 
 
+DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe"}
+
+
 def run_vocab(config: Config) -> str:
     from bertgpt_tf.training.fit import resolve_run_dir
     from pipelines.sources import resolve_text_files
@@ -51,68 +53,45 @@ def run_vocab(config: Config) -> str:
     run_dir = resolve_run_dir(config.train.model_dir, "vocab")
     files = resolve_text_files(d.train_data, d.data_dir)
     return ensure_vocabulary(
-        run_dir, files, d.vocabulary, d.vocabulary_size_target, d.vocabulary_max_bytes,
-        d.lower_case, d.validation_fraction,
+        run_dir, files, d.tokenizer or "wordpiece", d.vocabulary, d.vocabulary_size_target,
+        d.vocabulary_max_bytes, d.lower_case, d.validation_fraction,
     )  # fmt: skip
 
 
-def run_mlm(config: Config) -> str:
+def run_pretraining(config: Config) -> str:
+    """vocabulary -> tokenizer -> datasets -> model (in the strategy scope) -> fit -> export."""
     import keras
 
-    from bertgpt_tf.models.bert_encoder import BertEncoder
-    from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
-    from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
+    from bertgpt_tf.tasks.build_model import build_model
+    from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
     from bertgpt_tf.training.callbacks import global_step
     from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir, resume_step
     from bertgpt_tf.training.optimizer import make_optimizer
-    from pipelines.mlm_dataset import count_batches, make_mlm_dataset
     from pipelines.sanitize import LineStats
     from pipelines.sources import resolve_text_files
+    from pipelines.task_data import count_batches, make_datasets
 
     d, t = config.data, config.train
-    run_dir = resolve_run_dir(t.model_dir, "mlm")
+    run_dir = resolve_run_dir(t.model_dir, t.task)
     files = resolve_text_files(d.train_data, d.data_dir)
-    vocabulary = run_vocab(config.replace(model_dir=run_dir))
-    tokenizer = WordPieceTokenizer(vocabulary, lower_case=d.lower_case)
-    config = config.replace(
-        vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size, model_dir=run_dir
-    )
-    config.to_json(os.path.join(run_dir, "config.json"))
+    config = config.replace(tokenizer=d.tokenizer or DEFAULT_TOKENIZER[t.task], model_dir=run_dir)
+    vocabulary = run_vocab(config)
+    tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, d.lower_case)
+    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     keras.utils.set_random_seed(t.seed)
+    if t.epochs:  # passes over the data -> a step budget
+        one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]
+        config = config.replace(steps=t.epochs * count_batches(one_pass))
+    config.to_json(os.path.join(run_dir, "config.json"))
+    t = config.train
     if t.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     stats = LineStats()
-    data_args = dict(
-        tokenizer=tokenizer, batch_size=t.batch_size, sequence_length=d.sequence_length,
-        max_predictions_per_seq=d.max_predictions_per_seq, mask_rate=d.mask_rate,
-        pair_objective=d.pair_objective, whole_word_masking=d.whole_word_masking,
-        validation_fraction=d.validation_fraction, shuffle_buffer=d.shuffle_buffer,
-        max_line_bytes=d.max_line_bytes, seed=t.seed,
-    )  # fmt: skip
-    if t.epochs:  # passes over the data -> a step budget
-        one_pass = make_mlm_dataset(files, split="train", repeat=False, **data_args)
-        config = config.replace(steps=t.epochs * count_batches(one_pass))
-        config.to_json(os.path.join(run_dir, "config.json"))
-        t = config.train
-    train_data = make_mlm_dataset(files, split="train", stats=stats, **data_args)
+    train_data, validation_data, validation_steps = make_datasets(config, files, tokenizer, stats)
     train_data = train_data.skip(resume_step(run_dir, t.steps_per_epoch))
-    validation_data, validation_steps = None, 0
-    if t.validation_steps:  # fixed examples and masks, so validations are comparable
-        validation_data = make_mlm_dataset(files, split="validation", **data_args)
-        validation_data = validation_data.take(t.validation_steps).cache()
-        validation_steps = sum(1 for _ in validation_data)  # also fills the cache
-        if validation_steps < t.validation_steps:
-            logging.warning(
-                "held-out documents give %d of %d validation batches%s", validation_steps,
-                t.validation_steps, "" if validation_steps else ": raise --validation_fraction",
-            )  # fmt: skip
-        # Keras keeps one validation iterator across epochs: repeat the cached batches so
-        # every validation reads the same `validation_steps` batches.
-        validation_data = validation_data.repeat() if validation_steps else None
-
     with make_strategy().scope():
-        model = BertPretrainer(BertEncoder(**dataclasses.asdict(config.model)), d.pair_objective)
+        model = build_model(config)
         optimizer = make_optimizer(
             t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay
         )
@@ -148,7 +127,13 @@ def run_fill_mask(config: Config) -> str:
     return fill_mask_report(config, FLAGS.prompt or ["the capital of france is [MASK]."])
 
 
-TASKS = {"vocab": run_vocab, "mlm": run_mlm, "export": run_export, "fill_mask": run_fill_mask}
+TASKS = {
+    "vocab": run_vocab,
+    "mlm": run_pretraining,
+    "clm": run_pretraining,
+    "export": run_export,
+    "fill_mask": run_fill_mask,
+}
 
 
 def main(argv):

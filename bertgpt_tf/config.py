@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from dataclasses import dataclass, field
 
@@ -28,7 +29,9 @@ class ModelConfig:
     intermediate_dim: int = 1024
     dropout: float = 0.1
     max_sequence_length: int = 512
-    num_segments: int = 2
+    num_segments: int = 2  # BERT family
+    position: str = "learned"  # GPT family: learned | rope
+    ffn: str = "gelu"  # GPT family: gelu | swiglu
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class DataConfig:
 
     data_dir: str = ""  # "" -> $BERTGPT_DATA_DIR, else ../shared/data
     train_data: str = ""  # a file, folder or glob; "" -> the task's default corpus
-    vocabulary: str = ""  # vocab file; "" -> <model_dir>/vocab.txt (trained if missing)
+    tokenizer: str = ""  # wordpiece | bpe | sentencepiece | char; "" -> the task's default
+    vocabulary: str = ""  # vocab/model file; "" -> trained into the run dir if missing
     vocabulary_size_target: int = 30522  # size asked of the WordPiece trainer
     vocabulary_max_bytes: int = 40_000_000  # text sampled to train the vocabulary
     lower_case: bool = True
@@ -46,7 +50,8 @@ class DataConfig:
     mask_rate: float = 0.15
     pair_objective: str = "nsp"  # nsp (BERT) | sop (ALBERT) | none (RoBERTa packing)
     whole_word_masking: bool = False
-    validation_fraction: float = 0.01  # of documents, held out whole
+    validation_fraction: float = 0.01  # of documents (or of the text's tail), held out
+    holdout: str = "documents"  # documents (whole ones) | tail (last part of each file)
     shuffle_buffer: int = 10_000
     max_line_bytes: int = 100_000  # longer lines are truncated (and counted)
 
@@ -132,8 +137,23 @@ class Config:
             raise ValueError("sequence_length exceeds max_sequence_length")
         if not 0 < d.mask_rate < 1:
             raise ValueError(f"mask_rate must be in (0, 1), got {d.mask_rate}")
+        if d.tokenizer not in ("", "wordpiece", "bpe", "sentencepiece", "char"):
+            raise ValueError(
+                f"tokenizer must be wordpiece|bpe|sentencepiece|char, got {d.tokenizer!r}"
+            )
+        if d.holdout not in ("documents", "tail"):
+            raise ValueError(f"holdout must be documents|tail, got {d.holdout!r}")
+        if m.position not in ("learned", "rope") or m.ffn not in ("gelu", "swiglu"):
+            raise ValueError(
+                f"position must be learned|rope and ffn gelu|swiglu: {m.position}, {m.ffn}"
+            )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
+
+    def model_kwargs(self, model_class) -> dict:
+        """The model fields `model_class`'s constructor takes (families share names)."""
+        accepted = inspect.signature(model_class.__init__).parameters
+        return {k: v for k, v in dataclasses.asdict(self.model).items() if k in accepted}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

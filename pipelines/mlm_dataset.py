@@ -13,10 +13,8 @@ see exactly the masks an uninterrupted run would have.
 """
 
 import functools
-import time
 
 import tensorflow as tf
-from absl import logging
 
 from bertgpt_tf.tokenizers.segment_packer import pack_segments, to_dense, trim_pair
 from pipelines.mask import mask_tokens
@@ -96,17 +94,6 @@ def make_mlm_dataset(
 
         batches = paragraphs.batch(batch_size, drop_remainder=True).map(to_pairs)
     return batches.prefetch(AUTOTUNE)
-
-
-def count_batches(dataset: tf.data.Dataset, log_every_seconds: float = 10.0) -> int:
-    """Batches in one pass of a finite dataset (for `--epochs`), logging progress."""
-    count, last = 0, time.monotonic()
-    for _ in dataset:
-        count += 1
-        if time.monotonic() - last > log_every_seconds:
-            logging.info("counting batches per epoch: %d so far", count)
-            last = time.monotonic()
-    return count
 
 
 def special_ids(tokenizer) -> tuple[int, ...]:

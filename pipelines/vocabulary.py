@@ -1,31 +1,31 @@
-"""Get a run's WordPiece vocabulary: given, already in the run dir, or trained now."""
+"""Get a run's vocabulary/tokenizer model: given, already in the run dir, or trained now."""
 
+import gzip
 import os
 import shutil
 
 from absl import logging
 
+from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_char_vocabulary
+from bertgpt_tf.tokenizers.load_tokenizer import VOCABULARY_FILES
+from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece, write_sentencepiece_model
 from bertgpt_tf.tokenizers.wordpiece_vocab import train_wordpiece_vocabulary, write_vocabulary
 from pipelines.sources import read_paragraphs
-
-VOCAB_FILE = "vocab.txt"
 
 
 def ensure_vocabulary(
     run_dir: str,
     files: list[str],
+    kind: str = "wordpiece",
     vocabulary: str = "",
     vocabulary_size: int = 30522,
     max_bytes: int = 40_000_000,
     lower_case: bool = True,
     validation_fraction: float = 0.01,
 ) -> str:
-    """Returns `<run_dir>/vocab.txt`, copying `vocabulary` there or training it.
-
-    The vocabulary is learned from the training documents only (validation documents
-    are held out of it too).
-    """
-    target = os.path.join(run_dir, VOCAB_FILE)
+    """Returns `<run_dir>/<vocabulary file of kind>`, copying `vocabulary` there or
+    training it from the training documents (validation documents stay unseen)."""
+    target = os.path.join(run_dir, VOCABULARY_FILES[kind])
     if vocabulary:
         if not os.path.isfile(vocabulary):
             raise FileNotFoundError(f"Vocabulary file not found: {vocabulary}")
@@ -36,12 +36,25 @@ def ensure_vocabulary(
         logging.info("re-using vocabulary %s", target)
         return target
     logging.info(
-        "training a %d-token WordPiece vocabulary on up to %d bytes", vocabulary_size, max_bytes
+        "training a %s vocabulary (%d) on up to %d bytes", kind, vocabulary_size, max_bytes
     )
+    if kind == "char":  # every character of the text, newlines included (as nanoGPT)
+        text = "".join(_read_text(f) for f in files)
+        write_char_vocabulary(target, build_char_vocabulary(text))
+        return target
     paragraphs = read_paragraphs(files, split="train", validation_fraction=validation_fraction)
     lines = paragraphs.map(lambda e: e["text"])
-    vocab = train_wordpiece_vocabulary(
-        lines, vocabulary_size=vocabulary_size, lower_case=lower_case, max_bytes=max_bytes
-    )
-    write_vocabulary(target, vocab)
+    if kind == "wordpiece":
+        vocab = train_wordpiece_vocabulary(lines, vocabulary_size, lower_case, max_bytes)
+        write_vocabulary(target, vocab)
+    else:
+        model_type = "bpe" if kind == "bpe" else "unigram"
+        model = train_sentencepiece(lines, vocabulary_size, model_type, max_bytes)
+        write_sentencepiece_model(target, model)
     return target
+
+
+def _read_text(path: str) -> str:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")

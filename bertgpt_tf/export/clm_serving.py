@@ -1,0 +1,127 @@
+"""CausalLMServing: raw-text `generate` and `score` endpoints of a trained GPT decoder.
+
+Tokenization, the KV-cached decode loop and detokenization all run inside the graph, so
+the SavedModel answers strings with strings. Outputs are float32, int32 or string.
+"""
+
+import tensorflow as tf
+
+from bertgpt_tf.models.gpt_decoder import GPTDecoder
+from bertgpt_tf.models.gpt_generation import generate
+
+PROMPT = tf.TensorSpec([None], tf.string, name="prompt")
+TEXT = tf.TensorSpec([None], tf.string, name="text")
+TOKENS = tf.TensorSpec([None, None], tf.int32)
+
+
+class CausalLMServing(tf.Module):
+    """Wraps a trained `GPTDecoder` and its tokenizer as SavedModel endpoints.
+
+    Endpoints (see `signatures()`): `generate` (= `serving_default`), `score`,
+    `logits_tokens` (token tensors in, next-token logits out).
+
+    `generate` takes scalar controls (`max_new_tokens`, `temperature`, `top_k`,
+    `top_p`, `seed`) next to the batch of prompts, so REST clients use the columnar
+    `inputs` form. Up to `max_new_tokens_limit` new tokens are generated (a static bound:
+    it sizes the KV cache); prompts keep their last `max_sequence_length - limit`
+    tokens when the decoder has a learned position table.
+
+    Args:
+        decoder: a trained `GPTDecoder`.
+        tokenizer: its tokenizer (`tokenize`, `detokenize`, `end_id`, `pad_id`).
+        max_new_tokens_limit: the most tokens one request may ask for.
+    """
+
+    def __init__(self, decoder: GPTDecoder, tokenizer, max_new_tokens_limit: int = 256):
+        super().__init__(name="causal_lm_serving")
+        self.decoder = decoder
+        self.tokenizer = tokenizer
+        self.max_new_tokens_limit = max_new_tokens_limit
+        self.max_prompt_tokens = decoder.max_sequence_length - max_new_tokens_limit
+        if decoder.position == "learned" and self.max_prompt_tokens < 1:
+            raise ValueError("max_new_tokens_limit leaves no room for a prompt")
+        self.model_variables = list(decoder.variables)  # tracked for tf.saved_model.save
+
+    def _prompt_ids(self, prompt: tf.Tensor) -> tf.RaggedTensor:
+        """[end] + prompt tokens (the end-of-text token opens every document in training)."""
+        ids = tf.cast(self.tokenizer.tokenize(prompt), tf.int32)
+        start = tf.fill([tf.shape(prompt)[0], 1], self.tokenizer.end_id)
+        ids = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
+        if self.decoder.position == "learned":
+            ids = ids[:, -self.max_prompt_tokens :]
+        return ids
+
+    @tf.function(
+        input_signature=[
+            PROMPT,
+            tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+            tf.TensorSpec([], tf.int32, name="seed"),
+        ]
+    )
+    def generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed):
+        """Continuations of each prompt (the prompt itself not repeated)."""
+        ids = self._prompt_ids(prompt)
+        out = generate(
+            self.decoder,
+            ids.to_tensor(self.tokenizer.pad_id),
+            ids.row_lengths(),
+            self.max_new_tokens_limit,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            end_id=self.tokenizer.end_id,
+            pad_id=self.tokenizer.pad_id,
+            new_token_limit=tf.clip_by_value(max_new_tokens, 0, self.max_new_tokens_limit),
+        )
+        count = out["num_new_tokens"]  # (batch,)
+        starts = tf.cast(ids.row_lengths(), tf.int32)
+        new_ids = tf.RaggedTensor.from_tensor(out["token_ids"])
+        new_ids = tf.ragged.boolean_mask(
+            new_ids,
+            (tf.ragged.range(new_ids.row_lengths()) >= tf.cast(starts, tf.int64)[:, None])
+            & (tf.ragged.range(new_ids.row_lengths()) < tf.cast(starts + count, tf.int64)[:, None]),
+        )
+        return {
+            "text": self.tokenizer.detokenize(new_ids),
+            "num_new_tokens": count,
+            "token_ids": new_ids.to_tensor(self.tokenizer.pad_id),
+        }
+
+    @tf.function(input_signature=[TOKENS, TOKENS])
+    def logits_tokens(self, token_ids, padding_mask):
+        outputs = self.decoder({"token_ids": token_ids, "padding_mask": padding_mask})
+        return {"logits": tf.cast(outputs["logits"], tf.float32)}
+
+    @tf.function(input_signature=[TEXT])
+    def score(self, text):
+        """Log-likelihood of each text (every token after the opening end-of-text),
+        its token count and perplexity = exp(-log_likelihood / num_tokens)."""
+        ids = self._prompt_ids(text)
+        token_ids = ids.to_tensor(self.tokenizer.pad_id)  # (batch, seq)
+        mask = tf.sequence_mask(ids.row_lengths(), tf.shape(token_ids)[1], dtype=tf.int32)
+        logits = self.logits_tokens(token_ids, mask)["logits"][:, :-1]  # predicts ids[1:]
+        log_probs = tf.nn.log_softmax(logits)
+        targets = token_ids[:, 1:]
+        picked = tf.gather(log_probs, targets, batch_dims=2)  # (batch, seq - 1)
+        weights = tf.cast(mask[:, 1:], tf.float32)
+        log_likelihood = tf.reduce_sum(picked * weights, axis=1)
+        num_tokens = tf.reduce_sum(mask[:, 1:], axis=1)
+        perplexity = tf.exp(-log_likelihood / tf.maximum(tf.cast(num_tokens, tf.float32), 1.0))
+        return {
+            "log_likelihood": log_likelihood,
+            "num_tokens": num_tokens,
+            "perplexity": perplexity,
+        }
+
+    def signatures(self) -> dict:
+        generate_fn = self.generate.get_concrete_function()
+        return {
+            "serving_default": generate_fn,
+            "generate": generate_fn,
+            "score": self.score.get_concrete_function(),
+            "logits_tokens": self.logits_tokens.get_concrete_function(),
+        }

@@ -1,0 +1,51 @@
+"""GPTCausalLM: a `GPTDecoder` with next-token loss and metrics."""
+
+import keras
+
+from bertgpt_tf.models.gpt_decoder import GPTDecoder
+from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class GPTCausalLM(keras.Model):
+    """Causal-LM training model: `token_ids`, `padding_mask` -> next-token `logits`.
+
+    Labels are the inputs shifted by one (the pipeline cuts windows of length + 1).
+    The loss averages over real tokens of the global batch (`WeightedTokenLoss`);
+    validation perplexity is `exp(val_loss)` (logged by `PerplexityLogger`).
+
+    Args:
+        decoder: a `GPTDecoder`.
+    """
+
+    def __init__(self, decoder: GPTDecoder, **kwargs):
+        # === Layers ===
+        self.decoder = decoder
+
+        # === Functional Model ===
+        inputs = dict(decoder.input)
+        logits = decoder(inputs)["logits"]  # (batch, seq, vocabulary_size), float32
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+    def compile(self, optimizer="adamw", **kwargs):
+        super().compile(
+            optimizer=optimizer,
+            loss=kwargs.pop("loss", WeightedTokenLoss()),
+            weighted_metrics=kwargs.pop(
+                "weighted_metrics", [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+            ),
+            **kwargs,
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "decoder": keras.layers.serialize(self.decoder),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "GPTCausalLM":
+        config = dict(config)
+        config["decoder"] = keras.layers.deserialize(config["decoder"])
+        return cls(**config)

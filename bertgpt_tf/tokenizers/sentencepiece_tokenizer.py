@@ -1,0 +1,126 @@
+"""In-graph SentencePiece tokenizer (GPT-style BPE or unigram), on `tensorflow_text`."""
+
+import tensorflow as tf
+import tensorflow_text as text
+
+from bertgpt_tf.tokenizers.gpt_special_tokens import (
+    END_OF_TEXT,
+    PAD_PIECE,
+    SENTENCEPIECE_EOS,
+    UNK_PIECE,
+)
+from bertgpt_tf.tokenizers.sentencepiece_vocab import read_sentencepiece_model
+
+
+class SentencePieceTokenizer(tf.Module):
+    """SentencePiece tokenizer made only of TF ops: runs eagerly, in `tf.data` and in a SavedModel.
+
+    Wraps `tensorflow_text.SentencepieceTokenizer` (the SentencePiece C++ library as a TF
+    kernel) with int32 ids. With a model from `sentencepiece_vocab.train_sentencepiece`
+    the tokenizer is lossless: `detokenize(tokenize(s)) == s` for every valid UTF-8
+    string, whitespace runs, newlines, accents, CJK and emoji included (unseen characters
+    become byte tokens).
+
+    Odd input never crashes: each byte of invalid UTF-8 is read as U+FFFD (so those
+    strings do not round-trip); an empty string gives zero tokens. `detokenize` drops
+    ids outside [0, vocabulary_size) (a model whose output layer is wider than the
+    vocabulary may sample them) and the control ids (pad, end of text); `<unk>` becomes
+    U+FFFD. The end-of-text text "<|endoftext|>" inside a string is ordinary text: only
+    `end_id`, added by the pipeline, marks the end of a document.
+
+    The model proto is a constant of the graph, so a SavedModel holding this module
+    reloads with only `tensorflow` and `tensorflow_text` imported. When `model` is a file
+    path it is also tracked as a `tf.saved_model.Asset` (copied to `assets/`).
+
+    Args:
+        model: serialized SentencePiece model proto, or the path of a ".model" file.
+            It must have an end-of-text piece, "<|endoftext|>" or "</s>". Its "<pad>"
+            piece is the padding id; without one, padding uses the end id.
+
+    Example:
+    >>> model = train_sentencepiece(["the cat sat on the mat"] * 10, 280, progress=False)
+    >>> tokenizer = SentencePieceTokenizer(model)
+    >>> ids = tokenizer.tokenize(tf.constant(["the cat\\n", "mat  🙂"]))
+    >>> tokenizer.detokenize(ids).numpy().tolist() == ["the cat\\n".encode(), "mat  🙂".encode()]
+    True
+    """
+
+    def __init__(self, model: bytes | str):
+        super().__init__(name="sentencepiece_tokenizer")
+        self._config_model = model
+        if isinstance(model, str):
+            self.model_file = tf.saved_model.Asset(model)
+            model = read_sentencepiece_model(model)
+        with tf.init_scope():  # the model resource and constants stay eager even if traced
+            self._sentencepiece = text.SentencepieceTokenizer(model, out_type=tf.int32)
+            self._tokens = self._sentencepiece.id_to_string(
+                tf.range(self._sentencepiece.vocab_size())
+            )
+            tokens = [token.decode("utf-8") for token in self._tokens.numpy().tolist()]
+        self._vocabulary_size = len(tokens)
+        ids = {token: index for index, token in reversed(list(enumerate(tokens)))}
+        end = END_OF_TEXT if END_OF_TEXT in ids else SENTENCEPIECE_EOS
+        if end not in ids:
+            raise ValueError(f"The model has no end-of-text piece {END_OF_TEXT!r} or {end!r}.")
+        self._end_id = ids[end]
+        self._pad_id = ids.get(PAD_PIECE, self._end_id)
+        self._unk_id = ids.get(UNK_PIECE, -1)
+
+    # === Tokenize ===
+    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """Token ids of each string: (batch,) tf.string -> (batch, tokens) ragged int32.
+
+        A scalar string gives a 1-D (tokens,) tensor.
+        """
+        strings = tf.convert_to_tensor(strings, tf.string)
+        if strings.shape.rank == 0:
+            return self.tokenize(strings[tf.newaxis])[0]
+        if strings.shape.rank != 1:
+            raise ValueError(f"Expected a scalar or 1-D string tensor, got shape {strings.shape}.")
+        return self._sentencepiece.tokenize(strings)  # (batch, tokens)
+
+    # === Detokenize ===
+    def detokenize(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
+        """Strings from ids: (batch, tokens) ragged or padded -> (batch,); (tokens,) -> scalar."""
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+        if ids.shape.rank == 1:
+            return self.detokenize(ids[tf.newaxis])[0]
+        if ids.shape.rank != 2:
+            raise ValueError(f"Expected ids of rank 1 or 2, got shape {ids.shape}.")
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(ids)
+        ids = tf.cast(ids, tf.int32)
+        in_range = (ids >= 0) & (ids < self._vocabulary_size)
+        return self._sentencepiece.detokenize(tf.ragged.boolean_mask(ids, in_range))
+
+    def id_to_token(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """Piece strings of ids, any shape, in-graph ("▁" marks a space, "<0x0A>" a byte)."""
+        return tf.gather(self._tokens, ids)
+
+    # === Vocabulary ===
+    @property
+    def vocabulary(self) -> list[str]:
+        return [token.decode("utf-8") for token in self._tokens.numpy().tolist()]
+
+    @property
+    def vocabulary_size(self) -> int:
+        return self._vocabulary_size
+
+    @property
+    def end_id(self) -> int:
+        return self._end_id
+
+    @property
+    def pad_id(self) -> int:
+        return self._pad_id
+
+    @property
+    def unk_id(self) -> int:
+        """Id of "<unk>", or -1 if the model has none."""
+        return self._unk_id
+
+    # === Config ===
+    def get_config(self) -> dict:
+        """`model` is the path given, or the proto bytes (not JSON: save them to a file)."""
+        return {"model": self._config_model}
