@@ -4,6 +4,8 @@
     python run_train.py --task=mlm --preset=mini    # BERT pretraining, then export
     python run_train.py --task=export --model_dir=runs/mlm-...
     python run_train.py --task=fill_mask --model_dir=runs/mlm-... --prompt="paris is the [MASK]."
+    python run_train.py --task=clm --preset=mini             # GPT pretraining, then export
+    python run_train.py --task=generate --model_dir=runs/clm-... --prompt="Once upon"
 
 Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
 `--sequence_length`, `--batch_size`, ...); flags override the preset.
@@ -26,7 +28,12 @@ for _name, _field in config_fields().items():  # field.type is a string (PEP 563
     _define(_name, None, f"config field (default {_field.default!r})")
 flags.DEFINE_integer("export_version", None, "SavedModel version to write (default: next free)")
 flags.DEFINE_string("export_base", "saved_models", "TF Serving model base directory")
-flags.DEFINE_multi_string("prompt", None, "--task=fill_mask: text with [MASK] (repeatable)")
+flags.DEFINE_multi_string("prompt", None, "fill_mask / generate input text (repeatable)")
+flags.DEFINE_integer("max_new_tokens", 100, "--task=generate: tokens to add")
+flags.DEFINE_float("temperature", 0.0, "--task=generate: 0 = greedy")
+flags.DEFINE_integer("top_k", 0, "--task=generate: sample from the k best (0 = all)")
+flags.DEFINE_float("top_p", 1.0, "--task=generate: nucleus mass (1 = all)")
+flags.DEFINE_integer("sample_seed", 0, "--task=generate: sampling seed")
 FLAGS = flags.FLAGS
 
 
@@ -127,12 +134,22 @@ def run_fill_mask(config: Config) -> str:
     return fill_mask_report(config, FLAGS.prompt or ["the capital of france is [MASK]."])
 
 
+def run_generate(config: Config) -> str:
+    from bertgpt_tf.export.from_run import generate_report
+
+    return generate_report(
+        config, FLAGS.prompt or ["\n"], FLAGS.max_new_tokens, FLAGS.temperature, FLAGS.top_k,
+        FLAGS.top_p, FLAGS.sample_seed,
+    )  # fmt: skip
+
+
 TASKS = {
     "vocab": run_vocab,
     "mlm": run_pretraining,
     "clm": run_pretraining,
     "export": run_export,
     "fill_mask": run_fill_mask,
+    "generate": run_generate,
 }
 
 

@@ -42,13 +42,14 @@ class CausalLMServing(tf.Module):
             raise ValueError("max_new_tokens_limit leaves no room for a prompt")
         self.model_variables = list(decoder.variables)  # tracked for tf.saved_model.save
 
-    def _prompt_ids(self, prompt: tf.Tensor) -> tf.RaggedTensor:
-        """[end] + prompt tokens (the end-of-text token opens every document in training)."""
+    def _prompt_ids(self, prompt: tf.Tensor, max_tokens: int) -> tf.RaggedTensor:
+        """[end] + prompt tokens (the end-of-text token opens every document in training),
+        the last `max_tokens` of them when positions are a learned table."""
         ids = tf.cast(self.tokenizer.tokenize(prompt), tf.int32)
         start = tf.fill([tf.shape(prompt)[0], 1], self.tokenizer.end_id)
         ids = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
         if self.decoder.position == "learned":
-            ids = ids[:, -self.max_prompt_tokens :]
+            ids = ids[:, -max_tokens:]
         return ids
 
     @tf.function(
@@ -63,7 +64,7 @@ class CausalLMServing(tf.Module):
     )
     def generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed):
         """Continuations of each prompt (the prompt itself not repeated)."""
-        ids = self._prompt_ids(prompt)
+        ids = self._prompt_ids(prompt, self.max_prompt_tokens)
         out = generate(
             self.decoder,
             ids.to_tensor(self.tokenizer.pad_id),
@@ -99,8 +100,9 @@ class CausalLMServing(tf.Module):
     @tf.function(input_signature=[TEXT])
     def score(self, text):
         """Log-likelihood of each text (every token after the opening end-of-text),
-        its token count and perplexity = exp(-log_likelihood / num_tokens)."""
-        ids = self._prompt_ids(text)
+        its token count and perplexity = exp(-log_likelihood / num_tokens). With learned
+        positions, texts keep their last `max_sequence_length - 1` tokens."""
+        ids = self._prompt_ids(text, self.decoder.max_sequence_length)
         token_ids = ids.to_tensor(self.tokenizer.pad_id)  # (batch, seq)
         mask = tf.sequence_mask(ids.row_lengths(), tf.shape(token_ids)[1], dtype=tf.int32)
         logits = self.logits_tokens(token_ids, mask)["logits"][:, :-1]  # predicts ids[1:]

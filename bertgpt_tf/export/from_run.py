@@ -7,24 +7,29 @@ import keras
 import tensorflow as tf
 
 from bertgpt_tf.config import Config
+from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.mlm_serving import MaskedLMServing
 from bertgpt_tf.export.saved_model import export_saved_model
-from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes for loading)
-from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
+from bertgpt_tf.tasks import bert_pretrainer, gpt_causal_lm  # noqa: F401  (registers classes)
+from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
 
 
-def load_serving_module(config: Config) -> MaskedLMServing:
-    """The run's `model.keras` and vocabulary as a `MaskedLMServing` module."""
+def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing:
+    """The run's `model.keras` and tokenizer as the serving module of its task."""
     run_dir = config.train.model_dir
     if not run_dir or not os.path.exists(os.path.join(run_dir, "model.keras")):
         raise FileNotFoundError(
             f"--model_dir must be a finished run (no model.keras in {run_dir!r})"
         )
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    tokenizer = WordPieceTokenizer(
-        config.data.vocabulary, lower_case=config.data.lower_case, special_tokens_in_strings=True
+    d = config.data
+    tokenizer = load_tokenizer(
+        d.tokenizer, d.vocabulary, d.lower_case, special_tokens_in_strings=True
     )
-    return MaskedLMServing(model, tokenizer, config.data.sequence_length)
+    if config.train.task == "clm":
+        limit = min(256, model.decoder.max_sequence_length // 2)
+        return CausalLMServing(model.decoder, tokenizer, max_new_tokens_limit=limit)
+    return MaskedLMServing(model, tokenizer, d.sequence_length)
 
 
 def export_run(config: Config, export_base: str, version: int | None = None) -> str:
@@ -44,7 +49,8 @@ def export_run(config: Config, export_base: str, version: int | None = None) -> 
 
 def fill_mask_report(config: Config, prompts: list[str]) -> str:
     """One line per [MASK]: the top-5 tokens and probabilities, via the serving path."""
-    out = load_serving_module(config).fill_mask(tf.constant(prompts))
+    module = load_serving_module(config)  # keep a reference: tf.function holds it weakly
+    out = module.fill_mask(tf.constant(prompts))
     lines = []
     for prompt, tokens, scores in zip(
         prompts, out["top_tokens"].numpy(), out["top_scores"].numpy(), strict=True
@@ -56,3 +62,26 @@ def fill_mask_report(config: Config, prompts: list[str]) -> str:
                 )
                 lines.append(f"{prompt}  [MASK]#{k + 1}: {pairs}")
     return "\n".join(lines)
+
+
+def generate_report(
+    config: Config,
+    prompts: list[str],
+    max_new_tokens: int = 100,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> str:
+    """Each prompt followed by its continuation, via the serving path (KV cache)."""
+    module = load_serving_module(config)  # keep a reference: tf.function holds it weakly
+    out = module.generate(
+        tf.constant(prompts),
+        tf.constant(max_new_tokens),
+        tf.constant(temperature),
+        tf.constant(top_k),
+        tf.constant(top_p),
+        tf.constant(seed),
+    )
+    texts = [t.decode("utf-8", "replace") for t in out["text"].numpy()]
+    return "\n---\n".join(p + t for p, t in zip(prompts, texts, strict=True))
