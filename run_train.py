@@ -106,6 +106,7 @@ def run_pretraining(config: Config) -> str:
     history, monitor = fit(
         model, train_data, validation_data, run_dir, t.steps, t.steps_per_epoch, t.batch_size,
         d.sequence_length, validation_steps, t.checkpoint_every, t.max_minutes,
+        extra_callbacks=task_callbacks(config, model, tokenizer, run_dir),
     )  # fmt: skip
     model.save(os.path.join(run_dir, "model.keras"))
     results = {
@@ -118,6 +119,24 @@ def run_pretraining(config: Config) -> str:
         json.dump(results, f, indent=2)
     logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
     return run_export(config)
+
+
+def task_callbacks(config: Config, model, tokenizer, run_dir: str) -> tuple:
+    """clm: perplexity in the logs and generated samples in TensorBoard at each epoch."""
+    if config.train.task != "clm":
+        return ()
+    from bertgpt_tf.export.clm_serving import CausalLMServing
+    from bertgpt_tf.training.callbacks import PerplexityLogger, SampleTextLogger
+
+    module = CausalLMServing(
+        model.decoder, tokenizer, min(64, model.decoder.max_sequence_length // 2)
+    )
+    prompts = FLAGS.prompt or ["\n", "The ", "ROMEO:"]
+
+    def samples():
+        return module.complete(prompts, max_new_tokens=64, temperature=0.8, top_k=40)
+
+    return PerplexityLogger(), SampleTextLogger(os.path.join(run_dir, "logs"), samples)
 
 
 def run_export(config: Config) -> str:
@@ -138,8 +157,8 @@ def run_generate(config: Config) -> str:
     from bertgpt_tf.export.from_run import generate_report
 
     return generate_report(
-        config, FLAGS.prompt or ["\n"], FLAGS.max_new_tokens, FLAGS.temperature, FLAGS.top_k,
-        FLAGS.top_p, FLAGS.sample_seed,
+        config, FLAGS.prompt or ["\n"], max_new_tokens=FLAGS.max_new_tokens,
+        temperature=FLAGS.temperature, top_k=FLAGS.top_k, top_p=FLAGS.top_p, seed=FLAGS.sample_seed,
     )  # fmt: skip
 
 

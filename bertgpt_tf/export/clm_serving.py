@@ -119,6 +119,22 @@ class CausalLMServing(tf.Module):
             "perplexity": perplexity,
         }
 
+    def complete(
+        self,
+        prompts: list[str],
+        max_new_tokens: int = 100,
+        temperature: float = 0.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+    ) -> list[str]:
+        """Python convenience over `generate`: each prompt followed by its continuation."""
+        controls = (max_new_tokens, temperature, top_k, top_p, seed)
+        dtypes = (tf.int32, tf.float32, tf.int32, tf.float32, tf.int32)
+        args = [tf.constant(v, d) for v, d in zip(controls, dtypes, strict=True)]
+        texts = self.generate(tf.constant(prompts), *args)["text"].numpy()
+        return [p + t.decode("utf-8", "replace") for p, t in zip(prompts, texts, strict=True)]
+
     def signatures(self) -> dict:
         generate_fn = self.generate.get_concrete_function()
         return {

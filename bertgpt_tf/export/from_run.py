@@ -64,24 +64,8 @@ def fill_mask_report(config: Config, prompts: list[str]) -> str:
     return "\n".join(lines)
 
 
-def generate_report(
-    config: Config,
-    prompts: list[str],
-    max_new_tokens: int = 100,
-    temperature: float = 0.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int = 0,
-) -> str:
-    """Each prompt followed by its continuation, via the serving path (KV cache)."""
-    module = load_serving_module(config)  # keep a reference: tf.function holds it weakly
-    out = module.generate(
-        tf.constant(prompts),
-        tf.constant(max_new_tokens),
-        tf.constant(temperature),
-        tf.constant(top_k),
-        tf.constant(top_p),
-        tf.constant(seed),
-    )
-    texts = [t.decode("utf-8", "replace") for t in out["text"].numpy()]
-    return "\n---\n".join(p + t for p, t in zip(prompts, texts, strict=True))
+def generate_report(config: Config, prompts: list[str], **controls) -> str:
+    """Each prompt followed by its continuation, via the serving path (KV cache).
+    `controls`: max_new_tokens, temperature, top_k, top_p, seed."""
+    module = load_serving_module(config)
+    return "\n---\n".join(module.complete(prompts, **controls))

@@ -140,3 +140,34 @@ class SeedStateBackup(keras.callbacks.Callback):
         staging = self.path + ".tmp.npz"
         np.savez(staging, **{p: keras.ops.convert_to_numpy(v) for p, v in self._states().items()})
         os.replace(staging, self.path)
+
+
+class PerplexityLogger(keras.callbacks.Callback):
+    """Adds `perplexity` = exp(loss) and `val_perplexity` to the epoch logs (so the
+    TensorBoard callback after it records them). Meaningful for token-level losses."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key in ("loss", "val_loss"):
+            if logs is not None and key in logs:
+                logs[key.replace("loss", "perplexity")] = float(np.exp(min(logs[key], 50.0)))
+
+
+class SampleTextLogger(keras.callbacks.Callback):
+    """Writes a few generated texts to TensorBoard (Text tab) at every epoch end.
+
+    Args:
+        log_dir: TensorBoard directory; samples go to `<log_dir>/validation`.
+        sample_fn: returns a list of strings (e.g. prompt + continuation).
+    """
+
+    def __init__(self, log_dir: str, sample_fn):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "validation"))
+        self.sample_fn = sample_fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        texts = self.sample_fn()
+        with self.writer.as_default(step=global_step(self.model)):
+            # Markdown code blocks keep newlines and spacing in the Text tab.
+            tf.summary.text("samples", tf.constant(["```\n" + t + "\n```" for t in texts]))
+        logging.info("sample: %r", texts[0][:200])

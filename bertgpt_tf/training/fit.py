@@ -59,9 +59,11 @@ def fit(
     checkpoint_every: int = 0,
     max_minutes: float = 0.0,
     log_every: int = 50,
+    extra_callbacks: tuple = (),
 ) -> tuple[keras.callbacks.History, TrainingMonitor]:
     """Runs `model.fit` for `steps` steps in epochs of `steps_per_epoch`, validating,
-    backing up and logging to TensorBoard under `run_dir`."""
+    backing up and logging to TensorBoard under `run_dir`. `extra_callbacks` run before
+    the TensorBoard callback, so metrics they add to the logs are recorded."""
     log_dir = os.path.join(run_dir, "logs")
     monitor = TrainingMonitor(log_dir, batch_size, tokens_per_example, log_every)
     callbacks = [
@@ -69,6 +71,7 @@ def fit(
             os.path.join(run_dir, BACKUP_DIR), delete_checkpoint=False
         ),
         SeedStateBackup(os.path.join(run_dir, BACKUP_DIR)),
+        *extra_callbacks,
         keras.callbacks.TensorBoard(log_dir, update_freq=log_every, write_graph=False),
         monitor,
     ]
