@@ -6,11 +6,12 @@ from collections.abc import Iterable
 import tensorflow as tf
 
 from bertgpt_tf.tokenizers.gpt_special_tokens import GPT_SPECIAL_TOKENS, UNK_SURFACE
+from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
 
 REPLACEMENT_CODEPOINT = ord(UNK_SURFACE)
 
 
-class CharTokenizer(tf.Module):
+class CharTokenizer(TextTokenizer):
     """Unicode characters to ids and back, made only of TF ops (eager, `tf.data`, SavedModel).
 
     Character `vocabulary[i]` has id `i`, so with `build_char_vocabulary` (sorted
@@ -63,13 +64,7 @@ class CharTokenizer(tf.Module):
             )
 
     # === Tokenize ===
-    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        """Character ids: (batch,) tf.string -> (batch, chars) ragged int32; scalar -> (chars,)."""
-        strings = tf.convert_to_tensor(strings, tf.string)
-        if strings.shape.rank == 0:
-            return self.tokenize(strings[tf.newaxis])[0]
-        if strings.shape.rank != 1:
-            raise ValueError(f"Expected a scalar or 1-D string tensor, got shape {strings.shape}.")
+    def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
         codepoints = tf.strings.unicode_decode(
             strings, "UTF-8", errors="replace", replacement_char=REPLACEMENT_CODEPOINT
         )  # (batch, chars)
@@ -82,17 +77,7 @@ class CharTokenizer(tf.Module):
         return codepoints.with_flat_values(ids)
 
     # === Detokenize ===
-    def detokenize(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
-        """Strings from ids: (batch, chars) ragged or padded -> (batch,); (chars,) -> scalar."""
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-        if ids.shape.rank == 1:
-            return self.detokenize(ids[tf.newaxis])[0]
-        if ids.shape.rank != 2:
-            raise ValueError(f"Expected ids of rank 1 or 2, got shape {ids.shape}.")
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        ids = tf.cast(ids, tf.int32)
+    def _detokenize_batch(self, ids: tf.RaggedTensor) -> tf.Tensor:
         in_range = (ids >= 0) & (ids < self.vocabulary_size)
         codepoints = tf.gather(self._id_to_codepoint, tf.ragged.boolean_mask(ids, in_range))
         codepoints = tf.ragged.boolean_mask(codepoints, codepoints >= 0)  # (batch, chars)

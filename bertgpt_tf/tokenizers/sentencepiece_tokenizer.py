@@ -10,9 +10,10 @@ from bertgpt_tf.tokenizers.gpt_special_tokens import (
     UNK_PIECE,
 )
 from bertgpt_tf.tokenizers.sentencepiece_vocab import read_sentencepiece_model
+from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
 
 
-class SentencePieceTokenizer(tf.Module):
+class SentencePieceTokenizer(TextTokenizer):
     """SentencePiece tokenizer made only of TF ops: runs eagerly, in `tf.data` and in a SavedModel.
 
     Wraps `tensorflow_text.SentencepieceTokenizer` (the SentencePiece C++ library as a TF
@@ -66,31 +67,11 @@ class SentencePieceTokenizer(tf.Module):
         self._pad_id = ids.get(PAD_PIECE, self._end_id)
         self._unk_id = ids.get(UNK_PIECE, -1)
 
-    # === Tokenize ===
-    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        """Token ids of each string: (batch,) tf.string -> (batch, tokens) ragged int32.
-
-        A scalar string gives a 1-D (tokens,) tensor.
-        """
-        strings = tf.convert_to_tensor(strings, tf.string)
-        if strings.shape.rank == 0:
-            return self.tokenize(strings[tf.newaxis])[0]
-        if strings.shape.rank != 1:
-            raise ValueError(f"Expected a scalar or 1-D string tensor, got shape {strings.shape}.")
+    # === Tokenize / detokenize ===
+    def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
         return self._sentencepiece.tokenize(strings)  # (batch, tokens)
 
-    # === Detokenize ===
-    def detokenize(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
-        """Strings from ids: (batch, tokens) ragged or padded -> (batch,); (tokens,) -> scalar."""
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-        if ids.shape.rank == 1:
-            return self.detokenize(ids[tf.newaxis])[0]
-        if ids.shape.rank != 2:
-            raise ValueError(f"Expected ids of rank 1 or 2, got shape {ids.shape}.")
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        ids = tf.cast(ids, tf.int32)
+    def _detokenize_batch(self, ids: tf.RaggedTensor) -> tf.Tensor:
         in_range = (ids >= 0) & (ids < self._vocabulary_size)
         return self._sentencepiece.detokenize(tf.ragged.boolean_mask(ids, in_range))
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_text as text
 
 from bertgpt_tf.tokenizers.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKENS, UNK
+from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
 from bertgpt_tf.tokenizers.wordpiece_vocab import (
     CONTINUATION_PREFIX,
     MAX_BYTES_PER_WORD,
@@ -13,7 +14,7 @@ from bertgpt_tf.tokenizers.wordpiece_vocab import (
 )
 
 
-class WordPieceTokenizer(tf.Module):
+class WordPieceTokenizer(TextTokenizer):
     """BERT WordPiece tokenizer made only of TF ops: runs eagerly, in `tf.data` and in a SavedModel.
 
     Strings are normalized (lower-case, NFD, accents stripped when `lower_case`; control
@@ -93,16 +94,7 @@ class WordPieceTokenizer(tf.Module):
         self._special_pattern = "|".join(re.escape(token) for token in SPECIAL_TOKENS)
 
     # === Tokenize ===
-    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        """Token ids of each string: (batch,) tf.string -> (batch, tokens) ragged int32.
-
-        A scalar string gives a 1-D (tokens,) tensor.
-        """
-        strings = tf.convert_to_tensor(strings, tf.string)
-        if strings.shape.rank == 0:
-            return self.tokenize(strings[tf.newaxis])[0]
-        if strings.shape.rank != 1:
-            raise ValueError(f"Expected a scalar or 1-D string tensor, got shape {strings.shape}.")
+    def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
         if self.special_tokens_in_strings:
             return self._tokenize_keeping_special_literals(strings)
         return self._tokenizer.tokenize(strings)  # (batch, tokens)
@@ -137,18 +129,9 @@ class WordPieceTokenizer(tf.Module):
         return tf.RaggedTensor.from_row_splits(pieces, segments.row_splits).merge_dims(1, 2)
 
     # === Detokenize ===
-    def detokenize(self, ids: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
-        """Strings from ids: (batch, tokens) -> (batch,), or (tokens,) -> scalar.
-
-        Words are joined by single spaces and "##" pieces are glued to the piece before.
-        (batch, words, pieces) input is accepted too. Padding ids come out as "[PAD]".
-        """
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-        if ids.shape.rank == 1:
-            return self.detokenize(ids[tf.newaxis])[0]
-        if ids.shape.rank == 3:
-            ids = ids.merge_dims(1, 2)
+    def _detokenize_batch(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        """Words joined by single spaces, "##" pieces glued to the piece before; padding
+        ids come out as "[PAD]"."""
         pieces = tf.gather(self._detokenized_pieces, ids)  # (batch, tokens)
         return tf.strings.strip(tf.strings.reduce_join(pieces, axis=-1))
 
