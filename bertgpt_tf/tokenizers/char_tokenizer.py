@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import tensorflow as tf
 
-from bertgpt_tf.tokenizers.gpt_special_tokens import GPT_SPECIAL_TOKENS, UNK_SURFACE
+from bertgpt_tf.tokenizers.special_tokens import GPT_SPECIAL_TOKENS, UNK_SURFACE
 from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
 
 REPLACEMENT_CODEPOINT = ord(UNK_SURFACE)

@@ -3,13 +3,13 @@
 import tensorflow as tf
 import tensorflow_text as text
 
-from bertgpt_tf.tokenizers.gpt_special_tokens import (
+from bertgpt_tf.tokenizers.sentencepiece_vocab import read_sentencepiece_model
+from bertgpt_tf.tokenizers.special_tokens import (
     END_OF_TEXT,
     PAD_PIECE,
     SENTENCEPIECE_EOS,
     UNK_PIECE,
 )
-from bertgpt_tf.tokenizers.sentencepiece_vocab import read_sentencepiece_model
 from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
 
 

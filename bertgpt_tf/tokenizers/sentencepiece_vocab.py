@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 import sentencepiece
 import tensorflow as tf
 
-from bertgpt_tf.tokenizers.gpt_special_tokens import END_OF_TEXT, PAD_PIECE, UNK_PIECE, UNK_SURFACE
+from bertgpt_tf.tokenizers.special_tokens import END_OF_TEXT, PAD_PIECE, UNK_PIECE, UNK_SURFACE
 
 MODEL_TYPES = ("bpe", "unigram")
 # SentencePiece skips training sentences longer than this; longer lines are cut up first.

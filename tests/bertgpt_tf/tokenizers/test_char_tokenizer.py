@@ -12,7 +12,7 @@ from bertgpt_tf.tokenizers.char_tokenizer import (
     read_char_vocabulary,
     write_char_vocabulary,
 )
-from bertgpt_tf.tokenizers.gpt_special_tokens import GPT_SPECIAL_TOKENS
+from bertgpt_tf.tokenizers.special_tokens import GPT_SPECIAL_TOKENS
 
 TINY_SHAKESPEARE = "/work/shared/data/tinyshakespeare/input.txt"
 TEXT = (

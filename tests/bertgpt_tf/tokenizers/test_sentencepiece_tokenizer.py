@@ -8,7 +8,6 @@ import pytest
 import sentencepiece
 import tensorflow as tf
 
-from bertgpt_tf.tokenizers.gpt_special_tokens import END_OF_TEXT, PAD_PIECE, UNK_PIECE
 from bertgpt_tf.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 from bertgpt_tf.tokenizers.sentencepiece_vocab import (
     MAX_SENTENCE_BYTES,
@@ -18,6 +17,7 @@ from bertgpt_tf.tokenizers.sentencepiece_vocab import (
     train_sentencepiece,
     write_sentencepiece_model,
 )
+from bertgpt_tf.tokenizers.special_tokens import END_OF_TEXT, PAD_PIECE, UNK_PIECE
 
 TRAINING_LINES = [
     "The quick brown fox jumps over the lazy dog.\nThe dog sleeps all day.",
