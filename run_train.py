@@ -48,9 +48,6 @@ def load_config() -> Config:
     return Config.from_preset(overrides.pop("preset", "mini"), **overrides)
 
 
-DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe"}
-
-
 def run_vocab(config: Config) -> str:
     from bertgpt_tf.training.fit import resolve_run_dir
     from pipelines.sources import resolve_text_files
@@ -60,7 +57,7 @@ def run_vocab(config: Config) -> str:
     run_dir = resolve_run_dir(config.train.model_dir, "vocab")
     files = resolve_text_files(d.train_data, d.data_dir)
     return ensure_vocabulary(
-        run_dir, files, d.tokenizer or "wordpiece", d.vocabulary, d.vocabulary_size_target,
+        run_dir, files, config.tokenizer_kind, d.vocabulary, d.vocabulary_size_target,
         d.vocabulary_max_bytes, d.lower_case, d.validation_fraction,
     )  # fmt: skip
 
@@ -81,7 +78,7 @@ def run_pretraining(config: Config) -> str:
     d, t = config.data, config.train
     run_dir = resolve_run_dir(t.model_dir, t.task)
     files = resolve_text_files(d.train_data, d.data_dir)
-    config = config.replace(tokenizer=d.tokenizer or DEFAULT_TOKENIZER[t.task], model_dir=run_dir)
+    config = config.replace(tokenizer=config.tokenizer_kind, model_dir=run_dir)
     vocabulary = run_vocab(config)
     tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, d.lower_case)
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)

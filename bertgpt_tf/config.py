@@ -87,6 +87,9 @@ PRESETS: dict[str, dict] = {
     "base": dict(num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
 }
 
+# The tokenizer a task uses when --tokenizer is not given.
+DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe"}
+
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 
@@ -149,6 +152,11 @@ class Config:
             )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
+
+    @property
+    def tokenizer_kind(self) -> str:
+        """`data.tokenizer`, else the task's default (wordpiece for mlm, bpe for clm)."""
+        return self.data.tokenizer or DEFAULT_TOKENIZER.get(self.train.task, "wordpiece")
 
     def model_kwargs(self, model_class) -> dict:
         """The model fields `model_class`'s constructor takes (families share names)."""

@@ -24,7 +24,7 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing:
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
     d = config.data
     tokenizer = load_tokenizer(
-        d.tokenizer, d.vocabulary, d.lower_case, special_tokens_in_strings=True
+        config.tokenizer_kind, d.vocabulary, d.lower_case, special_tokens_in_strings=True
     )
     if config.train.task == "clm":
         limit = min(256, model.decoder.max_sequence_length // 2)
