@@ -97,7 +97,7 @@ def run_pretraining(config: Config) -> str:
     with make_strategy().scope():
         model = build_model(config)
         optimizer = make_optimizer(
-            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay
+            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
         )
         model.compile(optimizer, jit_compile=t.jit_compile)
     history, monitor = fit(

@@ -67,6 +67,7 @@ class TrainConfig:
     warmup_steps: int = 1000
     decay: str = "linear"  # linear | cosine
     weight_decay: float = 0.01
+    beta_2: float = 0.999  # Adam's second-moment decay (nanoGPT uses 0.99 for small batches)
     steps: int = 100_000
     epochs: int = 0  # >0: passes over the training data instead of `steps`
     max_minutes: float = 0.0  # >0: stop (and save) after this wall time

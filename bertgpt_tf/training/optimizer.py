@@ -87,13 +87,14 @@ def make_optimizer(
     total_steps: int,
     decay: str = "linear",
     weight_decay: float = 0.01,
+    beta_2: float = 0.999,
 ) -> ReplicaConsistentAdamW:
-    """AdamW (beta2 0.999, eps 1e-6, global clipnorm 1.0) on a `WarmupDecay` schedule."""
+    """AdamW (eps 1e-6, global clipnorm 1.0) on a `WarmupDecay` schedule."""
     optimizer = ReplicaConsistentAdamW(
         learning_rate=WarmupDecay(learning_rate, warmup_steps, total_steps, decay),
         weight_decay=weight_decay,
         beta_1=0.9,
-        beta_2=0.999,
+        beta_2=beta_2,
         epsilon=1e-6,
         global_clipnorm=1.0,
     )
