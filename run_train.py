@@ -76,13 +76,15 @@ def run_pretraining(config: Config) -> str:
     from pipelines.task_data import count_batches, make_datasets
 
     d, t = config.data, config.train
+    # Seed first: tf.random.set_seed clears eager kernels, which would delete the
+    # SentencePiece tokenizer's resource if it already existed.
+    keras.utils.set_random_seed(t.seed)
     run_dir = resolve_run_dir(t.model_dir, t.task)
     files = resolve_text_files(d.train_data, d.data_dir)
     config = config.replace(tokenizer=config.tokenizer_kind, model_dir=run_dir)
     vocabulary = run_vocab(config)
     tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, d.lower_case)
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
-    keras.utils.set_random_seed(t.seed)
     if t.epochs:  # passes over the data -> a step budget
         one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]
         config = config.replace(steps=t.epochs * count_batches(one_pass))
