@@ -3,8 +3,8 @@
     python replica_worker.py <batches.npz> <num_devices> <out.json> <optimizer>
 
 optimizer "product": `make_optimizer` as run_train uses it. "exact": the same AdamW
-class with epsilon 1 (no sqrt(v) amplification of round-off) and a clipnorm small
-enough that clipping acts on every step.
+class with epsilon 1 (no sqrt(v) amplification of round-off), a clipnorm small enough
+that clipping acts on every step, and lr 1 so weights still move ~1e-3 per step.
 
 Prints per-step losses (one step per epoch, so each history entry is one step's loss).
 """
@@ -44,16 +44,21 @@ def main(batches_path: str, num_devices: int, out_path: str, optimizer: str) -> 
         )  # fmt: skip
         model = BertPretrainer(encoder, "nsp")
         if optimizer == "exact":
-            model.compile(ReplicaConsistentAdamW(1e-2, epsilon=1.0, global_clipnorm=0.05))
+            model.compile(ReplicaConsistentAdamW(1.0, epsilon=1.0, global_clipnorm=0.05))
         else:
             model.compile(make_optimizer(1e-3, warmup_steps=2, total_steps=steps))
+    initial = [np.array(w) for w in model.get_weights()]
     history = model.fit(dataset, epochs=steps, steps_per_epoch=1, verbose=0)
+    moved = max(
+        float(np.abs(w - w0).max()) for w, w0 in zip(model.get_weights(), initial, strict=True)
+    )
     with open(out_path, "w") as f:
         json.dump(
             {
                 "replicas": strategy.num_replicas_in_sync,
                 "loss": history.history["loss"],
                 "mlm_accuracy": history.history["mlm_accuracy"],
+                "moved": moved,
             },
             f,
         )

@@ -55,10 +55,11 @@ def test_two_replicas_match_one_device_exactly(batches, tmp_path):
     """
     one, two = _run(batches, 1, tmp_path, "exact"), _run(batches, 2, tmp_path, "exact")
     assert one["replicas"] == 1 and two["replicas"] == 2
-    assert len(one["loss"]) == 6 and one["loss"][-1] < one["loss"][0]  # it learns
-    # Tolerance: 2e-6 relative on every step's loss, 1e-5 absolute on every weight.
+    assert len(one["loss"]) == 6 and one["moved"] > 1e-3  # training really moved weights
+    # Tolerance: 2e-6 relative on every step's loss; every weight within 1e-5, i.e. under
+    # 1 % of how far training moved the weights.
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=2e-6)
-    assert _max_weight_diff(one, two) < 1e-5
+    assert _max_weight_diff(one, two) < min(1e-5, 0.01 * one["moved"])
 
 
 def test_two_replicas_follow_one_device_with_run_train_optimizer(batches, tmp_path):
