@@ -1,11 +1,6 @@
 """The exported GPT SavedModel, reloaded in a fresh tensorflow+tensorflow_text process,
 generates and scores exactly as the in-memory model does."""
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,7 +10,6 @@ from bertgpt_tf.export.saved_model import export_saved_model
 from bertgpt_tf.models.gpt_decoder import GPTDecoder
 from bertgpt_tf.tokenizers.char_tokenizer import CharTokenizer, build_char_vocabulary
 
-WORKER = os.path.join(os.path.dirname(__file__), "reload_worker.py")
 PROMPTS = ["To be, or not", "ROMEO:", "é!"]
 CONTROLS = {"max_new_tokens": 6, "top_k": 0, "top_p": 1.0, "seed": 7}
 REQUESTS = {
@@ -75,23 +69,7 @@ def test_score_is_consistent(exported):
     )
 
 
-def test_fresh_process_reload_matches_in_memory(exported, tmp_path):
+def test_fresh_process_reload_matches_in_memory(exported, assert_fresh_process_matches):
     module, path = exported
-    requests = tmp_path / "requests.json"
-    requests.write_text(json.dumps(REQUESTS))
-    outputs = tmp_path / "outputs.npz"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run(
-        [sys.executable, WORKER, path, str(requests), str(outputs)],
-        check=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    reloaded = np.load(outputs, allow_pickle=True)
-    for name, inputs in REQUESTS.items():
-        for key, expected in _call(module, name, inputs).items():
-            got = reloaded[f"{name}/{key}"]
-            if expected.dtype.kind == "f":
-                assert np.max(np.abs(expected - got)) < 1e-5, f"{name}/{key}"
-            else:
-                assert (expected == got).all(), f"{name}/{key}: {expected} != {got}"
+    expected = {name: _call(module, name, inputs) for name, inputs in REQUESTS.items()}
+    assert assert_fresh_process_matches(path, REQUESTS, expected) == 9

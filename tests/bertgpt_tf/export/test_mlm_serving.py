@@ -3,8 +3,6 @@ answers raw-text requests exactly as the in-memory model does."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 
-WORKER = os.path.join(os.path.dirname(__file__), "reload_worker.py")
 TEXTS = [
     "the quick brown [MASK] jumps over the lazy dog.",
     "我爱[MASK]京 and [MASK] [MASK] café!",
@@ -72,31 +69,13 @@ def test_fill_mask_finds_every_mask(exported):
     assert out["top_tokens"].numpy()[2, 0, 0] == b""  # padding for a row with no mask
 
 
-def test_fresh_process_reload_matches_in_memory(exported, tmp_path):
+def test_fresh_process_reload_matches_in_memory(exported, assert_fresh_process_matches):
     module, path = exported
-    requests = tmp_path / "requests.json"
-    requests.write_text(json.dumps(REQUESTS))
-    outputs = tmp_path / "outputs.npz"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run(
-        [sys.executable, WORKER, path, str(requests), str(outputs)],
-        check=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    reloaded = np.load(outputs, allow_pickle=True)  # string outputs are object arrays
-    checked = 0
+    expected = {}
     for name, inputs in REQUESTS.items():
         endpoint = getattr(module, "fill_mask" if name == "serving_default" else name)
         feed = {
             k: tf.constant(v, tf.string if "text" in k else tf.int32) for k, v in inputs.items()
         }
-        for key, value in endpoint(**feed).items():
-            expected, got = value.numpy(), reloaded[f"{name}/{key}"]
-            assert expected.shape == got.shape, f"{name}/{key}"
-            if expected.dtype.kind in "fi":
-                assert np.max(np.abs(expected - got), initial=0.0) < 1e-5, f"{name}/{key}"
-            else:
-                assert (expected == got).all(), f"{name}/{key}"
-            checked += 1
-    assert checked >= 15
+        expected[name] = {k: v.numpy() for k, v in endpoint(**feed).items()}
+    assert assert_fresh_process_matches(path, REQUESTS, expected) >= 15
