@@ -13,8 +13,18 @@ from bertgpt_tf.tokenizers.char_tokenizer import (
     write_char_vocabulary,
 )
 from bertgpt_tf.tokenizers.special_tokens import GPT_SPECIAL_TOKENS
+from pipelines.sources import resolve_data_dir
 
-TINY_SHAKESPEARE = "/work/shared/data/tinyshakespeare/input.txt"
+
+def _tiny_shakespeare() -> str:
+    """The shared data's copy, found as the product finds data ("" if there is none)."""
+    try:
+        return os.path.join(resolve_data_dir(), "tinyshakespeare", "input.txt")
+    except FileNotFoundError:
+        return ""
+
+
+TINY_SHAKESPEARE = _tiny_shakespeare()
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
     "All:\nSpeak,  speak.\tCafé déjà vu, 我爱北京 🙂🎉 \r\n"
