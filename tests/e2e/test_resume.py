@@ -8,8 +8,10 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
-from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes for loading)
+from bertgpt_tf.tasks import bert_pretrainer, gpt_causal_lm  # noqa: F401  (registers classes)
+from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_char_vocabulary
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -22,8 +24,9 @@ def train_flags(corpus_dir, vocabulary, model_dir, export_base, **extra):
         batch_size=8, sequence_length=32, max_predictions_per_seq=5, steps=8,
         steps_per_epoch=2, warmup_steps=2, validation_steps=2, validation_fraction=0.1,
         shuffle_buffer=50,
-        learning_rate=1e-3, export_base=export_base, **extra,
+        learning_rate=1e-3, export_base=export_base,
     )  # fmt: skip
+    flags.update(extra)
     return [f"--{k}={v}" for k, v in flags.items()]
 
 
@@ -33,18 +36,30 @@ def run(kill_at, flags):
     return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
 
 
-def test_kill_and_resume_matches_unbroken_run(tiny_corpus, tiny_vocabulary, tmp_path):
+@pytest.fixture(params=["mlm", "clm"])
+def task_flags(request, tiny_corpus, tiny_vocabulary, tmp_path):
+    """mlm: WordPiece + NSP. clm: a char GPT (its own pipeline, decoder and dropout)."""
+    if request.param == "mlm":
+        return tiny_vocabulary, {}
+    text = "".join(open(p, encoding="utf-8").read() for p in tiny_corpus[1:])
+    chars = str(tmp_path / "chars.json")
+    write_char_vocabulary(chars, build_char_vocabulary(text))
+    return chars, {"task": "clm", "tokenizer": "char", "max_sequence_length": 64}
+
+
+def test_kill_and_resume_matches_unbroken_run(tiny_corpus, task_flags, tmp_path):
+    tiny_vocabulary, extra = task_flags
     corpus_dir = os.path.dirname(tiny_corpus[0])
     exports = str(tmp_path / "exports")
     unbroken = str(tmp_path / "unbroken")
     broken = str(tmp_path / "broken")
-    done = run(0, train_flags(corpus_dir, tiny_vocabulary, unbroken, exports))
+    done = run(0, train_flags(corpus_dir, tiny_vocabulary, unbroken, exports, **extra))
     assert done.returncode == 0, done.stderr[-3000:]
 
-    killed = run(5, train_flags(corpus_dir, tiny_vocabulary, broken, exports))
+    killed = run(5, train_flags(corpus_dir, tiny_vocabulary, broken, exports, **extra))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert not os.path.exists(os.path.join(broken, "model.keras"))
-    resumed = run(0, train_flags(corpus_dir, tiny_vocabulary, broken, exports))
+    resumed = run(0, train_flags(corpus_dir, tiny_vocabulary, broken, exports, **extra))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
     for run_dir in (unbroken, broken):
