@@ -1,7 +1,4 @@
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -114,46 +111,16 @@ def test_bad_vocabularies_are_refused(tmp_path, bad):
         write_char_vocabulary(str(tmp_path / "chars.json"), bad)
 
 
-RELOAD = """
-import json, sys
-import tensorflow as tf  # nothing else is imported: the tokenizer is core TF ops only
-module = tf.saved_model.load(sys.argv[1])
-ids, lengths = module.tokenize(tf.constant(json.loads(sys.argv[2])))
-strings = module.detokenize(ids)
-ids = [row[:n] for row, n in zip(ids.numpy().tolist(), lengths.numpy().tolist())]
-print(json.dumps([ids, [s.decode() for s in strings.numpy().tolist()]]))
-"""
-
-
-def test_saved_model_reloads_in_a_fresh_process(tmp_path, vocabulary):
+def test_saved_model_reloads_in_a_fresh_process(
+    tmp_path, vocabulary, reload_tokenizer_in_fresh_process
+):
     path = str(tmp_path / "chars.json")
     write_char_vocabulary(path, vocabulary)
     tokenizer = CharTokenizer(path)
-    module = tf.Module()
-    module.tokenizer = tokenizer
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def tokenize(strings):
-        ids = tokenizer.tokenize(strings)
-        return ids.to_tensor(tokenizer.pad_id), ids.row_lengths()
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def detokenize(ids):
-        return tokenizer.detokenize(ids)  # padding ids are dropped
-
-    module.tokenize, module.detokenize = tokenize, detokenize
-    export_dir = str(tmp_path / "saved_model")
-    tf.saved_model.save(module, export_dir)
-    assert os.listdir(os.path.join(export_dir, "assets")) == ["chars.json"]
-
     strings = STRINGS + ["unknown € here"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    reloaded = subprocess.run(
-        [sys.executable, "-c", RELOAD, export_dir, json.dumps(strings)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=True, timeout=120,
-    )  # fmt: skip
-    ids, detokenized = json.loads(reloaded.stdout.strip().splitlines()[-1])
+    # core TF ops only: the reloading process does not even import tensorflow_text
+    assets, ids, detokenized = reload_tokenizer_in_fresh_process(tokenizer, strings, False)
+    assert assets == ["chars.json"]
     assert ids == tokenizer.tokenize(tf.constant(strings)).to_list()
     assert detokenized == STRINGS + ["unknown \ufffd here"]
 

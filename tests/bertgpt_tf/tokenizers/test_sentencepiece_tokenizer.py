@@ -1,8 +1,4 @@
 import io
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 import sentencepiece
@@ -184,46 +180,12 @@ def test_get_config_round_trip(tmp_path, model):
         SentencePieceTokenizer(str(tmp_path / "missing.model"))
 
 
-RELOAD = """
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # registers the TF-Text ops; nothing else is imported
-module = tf.saved_model.load(sys.argv[1])
-ids, lengths = module.tokenize(tf.constant(json.loads(sys.argv[2])))
-strings = module.detokenize(ids)
-ids = [row[:n] for row, n in zip(ids.numpy().tolist(), lengths.numpy().tolist())]
-print(json.dumps([ids, [s.decode() for s in strings.numpy().tolist()]]))
-"""
-
-
-def test_saved_model_reloads_in_a_fresh_process(tmp_path):
+def test_saved_model_reloads_in_a_fresh_process(tmp_path, reload_tokenizer_in_fresh_process):
     path = str(tmp_path / "tokenizer.model")
     write_sentencepiece_model(path, train())
     tokenizer = SentencePieceTokenizer(path)
-    module = tf.Module()
-    module.tokenizer = tokenizer
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def tokenize(strings):
-        ids = tokenizer.tokenize(strings)
-        return ids.to_tensor(tokenizer.pad_id), ids.row_lengths()
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def detokenize(ids):
-        return tokenizer.detokenize(ids)  # padding ids detokenize to ""
-
-    module.tokenize, module.detokenize = tokenize, detokenize
-    export_dir = str(tmp_path / "saved_model")
-    tf.saved_model.save(module, export_dir)
-    assert os.listdir(os.path.join(export_dir, "assets")) == ["tokenizer.model"]
-
     strings = TRAINING_LINES + UNSEEN
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    reloaded = subprocess.run(
-        [sys.executable, "-c", RELOAD, export_dir, json.dumps(strings)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=True, timeout=120,
-    )  # fmt: skip
-    ids, detokenized = json.loads(reloaded.stdout.strip().splitlines()[-1])
+    assets, ids, detokenized = reload_tokenizer_in_fresh_process(tokenizer, strings)
+    assert assets == ["tokenizer.model"]
     assert ids == tokenizer.tokenize(tf.constant(strings)).to_list()
     assert detokenized == strings

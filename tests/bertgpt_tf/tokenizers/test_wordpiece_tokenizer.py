@@ -1,8 +1,3 @@
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -152,40 +147,15 @@ def test_get_config_round_trip(tmp_path, vocabulary):
     assert cased == [[b"[UNK]", b"the", b"[MASK]"]]  # no lower-casing: "Café" is unknown
 
 
-RELOAD = """
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # registers the TF-Text ops; nothing else is imported
-module = tf.saved_model.load(sys.argv[1])
-ids, lengths = module.tokenize(tf.constant(json.loads(sys.argv[2])))
-print(json.dumps([row[:n] for row, n in zip(ids.numpy().tolist(), lengths.numpy().tolist())]))
-"""
-
-
-def test_saved_model_reloads_with_only_tensorflow_text(tmp_path, vocabulary):
+def test_saved_model_reloads_with_only_tensorflow_text(
+    tmp_path, vocabulary, reload_tokenizer_in_fresh_process
+):
     path = str(tmp_path / "vocab.txt")
     write_vocabulary(path, vocabulary)
     tokenizer = WordPieceTokenizer(path, special_tokens_in_strings=True)
-    module = tf.Module()
-    module.tokenizer = tokenizer
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def tokenize(strings):
-        ids = tokenizer.tokenize(strings)
-        return ids.to_tensor(), ids.row_lengths()
-
-    module.tokenize = tokenize
-    export_dir = str(tmp_path / "saved_model")
-    tf.saved_model.save(module, export_dir)
-    assert os.listdir(os.path.join(export_dir, "assets")) == ["vocab.txt"]
-
     strings = SENTENCES + ["the capital of france is [MASK].", ""]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    reloaded = subprocess.run(
-        [sys.executable, "-c", RELOAD, export_dir, json.dumps(strings)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=True, timeout=120,
-    )  # fmt: skip
+    assets, ids, _ = reload_tokenizer_in_fresh_process(tokenizer, strings)
+    assert assets == ["vocab.txt"]
     expected = tokenizer.tokenize(tf.constant(strings)).to_list()
-    assert json.loads(reloaded.stdout.strip().splitlines()[-1]) == expected
+    assert ids == expected
     assert np.isin(MASK_ID, expected[-2])
