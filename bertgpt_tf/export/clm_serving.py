@@ -81,11 +81,12 @@ class CausalLMServing(tf.Module):
         count = out["num_new_tokens"]  # (batch,)
         starts = tf.cast(ids.row_lengths(), tf.int32)
         new_ids = tf.RaggedTensor.from_tensor(out["token_ids"])
-        new_ids = tf.ragged.boolean_mask(
-            new_ids,
-            (tf.ragged.range(new_ids.row_lengths()) >= tf.cast(starts, tf.int64)[:, None])
-            & (tf.ragged.range(new_ids.row_lengths()) < tf.cast(starts + count, tf.int64)[:, None]),
+        # Keep positions [start, start + count): the new tokens, not the prompt or padding.
+        positions = tf.ragged.range(new_ids.row_lengths())  # (batch, total_len)
+        keep = (positions >= tf.cast(starts, tf.int64)[:, None]) & (
+            positions < tf.cast(starts + count, tf.int64)[:, None]
         )
+        new_ids = tf.ragged.boolean_mask(new_ids, keep)
         return {
             "text": self.tokenizer.detokenize(new_ids),
             "num_new_tokens": count,

@@ -35,11 +35,12 @@ def export_saved_model(
         raise FileExistsError(f"Export version already exists: {final}")
     staging = os.path.join(model_base_path, f".tmp-{version}")
     shutil.rmtree(staging, ignore_errors=True)
-    tf.saved_model.save(module, staging, signatures=module.signatures())
+    signatures = module.signatures()
+    tf.saved_model.save(module, staging, signatures=signatures)
     card = {
         "name": name,
         "version": version,
-        "signatures": sorted(module.signatures()),
+        "signatures": sorted(signatures),
         "tensorflow_version": tf.__version__,
         "tensorflow_text_version": tensorflow_text.__version__,
         **(model_card or {}),

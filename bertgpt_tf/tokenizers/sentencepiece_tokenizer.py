@@ -38,6 +38,10 @@ class SentencePieceTokenizer(TextTokenizer):
             It must have an end-of-text piece, "<|endoftext|>" or "</s>". Its "<pad>"
             piece is the padding id; without one, padding uses the end id.
 
+    Caveat: the model is a TF resource of the eager context; `tf.random.set_seed` (and
+    `keras.utils.set_random_seed`) clears eager kernels and with them this resource, so
+    seed before building the tokenizer (run_train does).
+
     Example:
     >>> model = train_sentencepiece(["the cat sat on the mat"] * 10, 280, progress=False)
     >>> tokenizer = SentencePieceTokenizer(model)
