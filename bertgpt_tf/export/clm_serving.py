@@ -4,8 +4,10 @@ Tokenization, the KV-cached decode loop and detokenization all run inside the gr
 the SavedModel answers strings with strings. Outputs are float32, int32 or string.
 """
 
+import numpy as np
 import tensorflow as tf
 
+from bertgpt_tf.export.serving_module import ServingModule
 from bertgpt_tf.models.gpt_decoder import GPTDecoder
 from bertgpt_tf.models.gpt_generation import generate
 
@@ -14,11 +16,13 @@ TEXT = tf.TensorSpec([None], tf.string, name="text")
 TOKENS = tf.TensorSpec([None, None], tf.int32)
 
 
-class CausalLMServing(tf.Module):
-    """Wraps a trained `GPTDecoder` and its tokenizer as SavedModel endpoints.
+WARMUP_TEXTS = ["The king said", "Once upon a time there was"]
 
-    Endpoints (see `signatures()`): `generate` (= `serving_default`), `score`,
-    `logits_tokens` (token tensors in, next-token logits out).
+
+class CausalLMServing(ServingModule):
+    """Wraps a trained `GPTDecoder` and its tokenizer as SavedModel endpoints:
+    `generate` (= `serving_default`), `score`, `logits_tokens` (token tensors in,
+    next-token logits out).
 
     `generate` takes scalar controls (`max_new_tokens`, `temperature`, `top_k`,
     `top_p`, `seed`) next to the batch of prompts, so REST clients use the columnar
@@ -31,6 +35,8 @@ class CausalLMServing(tf.Module):
         tokenizer: its tokenizer (`tokenize`, `detokenize`, `end_id`, `pad_id`).
         max_new_tokens_limit: the most tokens one request may ask for.
     """
+
+    endpoints = ("generate", "score", "logits_tokens")
 
     def __init__(self, decoder: GPTDecoder, tokenizer, max_new_tokens_limit: int = 256):
         super().__init__(name="causal_lm_serving")
@@ -136,11 +142,26 @@ class CausalLMServing(tf.Module):
         texts = self.generate(tf.constant(prompts), *args)["text"].numpy()
         return [p + t.decode("utf-8", "replace") for p, t in zip(prompts, texts, strict=True)]
 
-    def signatures(self) -> dict:
-        generate_fn = self.generate.get_concrete_function()
-        return {
-            "serving_default": generate_fn,
-            "generate": generate_fn,
-            "score": self.score.get_concrete_function(),
-            "logits_tokens": self.logits_tokens.get_concrete_function(),
+    def example_requests(self) -> list[tuple[str, dict[str, np.ndarray]]]:
+        texts = np.array(WARMUP_TEXTS, object)
+        ids = self._prompt_ids(tf.constant(texts), self.max_prompt_tokens)
+        tokens = {
+            "token_ids": ids.to_tensor(self.tokenizer.pad_id).numpy(),
+            "padding_mask": tf.ones_like(ids).to_tensor(0).numpy(),
         }
+
+        def controls(max_new_tokens: int, temperature: float, top_k: int, top_p: float):
+            return {
+                "max_new_tokens": np.array(max_new_tokens, np.int32),
+                "temperature": np.array(temperature, np.float32),
+                "top_k": np.array(top_k, np.int32),
+                "top_p": np.array(top_p, np.float32),
+                "seed": np.array(0, np.int32),
+            }
+
+        return [
+            ("generate", {"prompt": texts[:1], **controls(16, 0.0, 0, 1.0)}),  # greedy
+            ("generate", {"prompt": texts, **controls(16, 0.8, 40, 0.95)}),  # sampled, seeded
+            ("score", {"text": texts}),
+            ("logits_tokens", tokens),
+        ]

@@ -7,8 +7,10 @@ Serving's JSON encoder needs.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from bertgpt_tf.export.serving_module import ServingModule
 from bertgpt_tf.tokenizers.segment_packer import pack_segments, trim_pair, trim_single
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 
@@ -17,11 +19,13 @@ TEXT_B = tf.TensorSpec([None], tf.string, name="text_b")
 TOKENS = tf.TensorSpec([None, None], tf.int32)
 
 
-class MaskedLMServing(tf.Module):
-    """Wraps a trained `BertPretrainer` and its tokenizer as SavedModel endpoints.
+WARMUP_TEXTS = ["the capital of france is [MASK].", "a [MASK] day in the [MASK] city"]
 
-    Endpoints (see `signatures()`): `fill_mask` (= `serving_default`), `encode`,
-    `encode_pair`, `encode_tokens`, `fill_mask_tokens`.
+
+class MaskedLMServing(ServingModule):
+    """Wraps a trained `BertPretrainer` and its tokenizer as SavedModel endpoints:
+    `fill_mask` (= `serving_default`), `encode`, `encode_pair`, `encode_tokens`,
+    `fill_mask_tokens`.
 
     Args:
         pretrainer: a trained `BertPretrainer` (its `encoder` and `mlm_head` are used).
@@ -29,6 +33,8 @@ class MaskedLMServing(tf.Module):
         sequence_length: requests are truncated to this many tokens.
         top_k: candidates returned per [MASK].
     """
+
+    endpoints = ("fill_mask", "encode", "encode_pair", "encode_tokens", "fill_mask_tokens")
 
     def __init__(
         self,
@@ -126,13 +132,15 @@ class MaskedLMServing(tf.Module):
             "top_scores": tf.where(valid_k, scores, 0.0),
         }
 
-    def signatures(self) -> dict:
-        fill_mask = self.fill_mask.get_concrete_function()
-        return {
-            "serving_default": fill_mask,
-            "fill_mask": fill_mask,
-            "encode": self.encode.get_concrete_function(),
-            "encode_pair": self.encode_pair.get_concrete_function(),
-            "encode_tokens": self.encode_tokens.get_concrete_function(),
-            "fill_mask_tokens": self.fill_mask_tokens.get_concrete_function(),
-        }
+    def example_requests(self) -> list[tuple[str, dict[str, np.ndarray]]]:
+        one, two = np.array(WARMUP_TEXTS[:1], object), np.array(WARMUP_TEXTS, object)
+        tokens = {k: v.numpy() for k, v in self.preprocess(tf.constant(two)).items()}
+        positions = np.argmax(tokens["token_ids"] == self.tokenizer.mask_id, axis=1)[:, None]
+        return [
+            ("fill_mask", {"text": one}),
+            ("fill_mask", {"text": two}),
+            ("encode", {"text": two}),
+            ("encode_pair", {"text": two, "text_b": two[::-1]}),
+            ("encode_tokens", tokens),
+            ("fill_mask_tokens", {**tokens, "mask_positions": positions.astype(np.int32)}),
+        ]

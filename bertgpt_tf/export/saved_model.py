@@ -11,6 +11,9 @@ import shutil
 import tensorflow as tf
 import tensorflow_text
 
+from bertgpt_tf.export.serving_module import ServingModule
+from bertgpt_tf.export.warmup import write_warmup_requests
+
 
 def next_version(model_base_path: str) -> int:
     """1 + the highest integer version folder under `model_base_path` (1 if none)."""
@@ -21,13 +24,14 @@ def next_version(model_base_path: str) -> int:
 
 
 def export_saved_model(
-    module: tf.Module,
+    module: ServingModule,
     export_base: str,
     name: str,
     version: int | None = None,
     model_card: dict | None = None,
 ) -> str:
-    """Saves `module` with `module.signatures()`; returns the version directory."""
+    """Saves `module` with its signatures and TF Serving warmup requests; returns the
+    version directory."""
     model_base_path = os.path.join(export_base, name)
     version = version or next_version(model_base_path)
     final = os.path.join(model_base_path, str(version))
@@ -37,6 +41,7 @@ def export_saved_model(
     shutil.rmtree(staging, ignore_errors=True)
     signatures = module.signatures()
     tf.saved_model.save(module, staging, signatures=signatures)
+    write_warmup_requests(staging, name, module.warmup_requests())
     card = {
         "name": name,
         "version": version,

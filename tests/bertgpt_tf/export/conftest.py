@@ -1,41 +1,34 @@
-"""Fresh-process reload check shared by every export test."""
+"""The servability check, run on every export the tests make, with parity against the
+in-memory serving module."""
 
-import json
 import os
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 
-WORKER = os.path.join(os.path.dirname(__file__), "reload_worker.py")
+from bertgpt_tf.export.check import SERVING_RELEASES, _outputs_differ, _to_json, check
+
+# The TF 2.20 environment is created on first use (~3 min, from PyPI) and cached.
+RELEASES = tuple(os.environ.get("BERTGPT_TEST_RELEASES", ",".join(SERVING_RELEASES)).split(","))
 
 
-@pytest.fixture
-def assert_fresh_process_matches(tmp_path):
-    """Calls `requests` ({signature: {input: value}}) on the SavedModel in a new process
-    that imports only tensorflow + tensorflow_text (and from another working directory),
-    and asserts every output equals `expected` ({signature: {output: array}}): numbers
-    within 1e-5, strings exactly. Returns how many outputs were compared."""
+@pytest.fixture(scope="session")
+def assert_servable():
+    """Runs `bertgpt_tf.export.check` on `saved_model_dir` (fresh tensorflow +
+    tensorflow_text process, op audit, REST bodies, the TF Serving releases) with its
+    warmup requests plus `extra_requests`, asserts it passes, and that every answer
+    equals the in-memory `module`'s (numbers within 1e-5, strings exactly). Returns how
+    many outputs were compared."""
 
-    def check(saved_model_dir: str, requests: dict, expected: dict) -> int:
-        requests_path = tmp_path / "requests.json"
-        requests_path.write_text(json.dumps(requests))
-        outputs = tmp_path / "outputs.npz"
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        command = [sys.executable, WORKER, saved_model_dir, str(requests_path), str(outputs)]
-        subprocess.run(command, check=True, env=env, cwd=tmp_path)
-        reloaded = np.load(outputs, allow_pickle=True)  # string outputs are object arrays
+    def run(module, saved_model_dir: str, extra_requests=(), releases=RELEASES) -> int:
+        result = check(saved_model_dir, releases, extra_requests=tuple(extra_requests))
+        assert result.ok, result.problems
         compared = 0
-        for name, values in expected.items():
-            for key, value in values.items():
-                got = reloaded[f"{name}/{key}"]
-                assert value.shape == got.shape, f"{name}/{key}"
-                if value.dtype.kind in "fi":
-                    assert np.max(np.abs(value - got), initial=0.0) < 1e-5, f"{name}/{key}"
-                else:
-                    assert (value == got).all(), f"{name}/{key}: {value} != {got}"
-                compared += 1
+        for call in result.report["this_environment"]["calls"]:
+            name, inputs = result.requests[call["request"]]
+            expected = {k: _to_json(v) for k, v in module.call_signature(name, inputs).items()}
+            why = _outputs_differ(expected, call["outputs"], 1e-5)
+            assert not why, f"{name} ({call['format']}): {why}"
+            compared += len(expected)
         return compared
 
-    return check
+    return run

@@ -3,7 +3,6 @@ generates and scores exactly as the in-memory model does."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.saved_model import export_saved_model
@@ -32,12 +31,7 @@ def exported(request, tmp_path_factory):
 
 
 def _call(module, name, inputs):
-    method = module.generate if name in ("generate", "serving_default") else module.score
-    feed = {
-        k: tf.constant(v, tf.float32 if k in ("temperature", "top_p") else None)
-        for k, v in inputs.items()
-    }
-    return {k: v.numpy() for k, v in method(**feed).items()}
+    return module.call_signature(name, inputs)
 
 
 def test_generate_respects_budget_and_greedy_is_deterministic(exported):
@@ -69,7 +63,12 @@ def test_score_is_consistent(exported):
     )
 
 
-def test_fresh_process_reload_matches_in_memory(exported, assert_fresh_process_matches):
+def test_export_is_servable_and_matches_in_memory(exported, assert_servable):
+    """Warmup requests (greedy + sampled generate, score, logits) and these edge cases,
+    as REST bodies, in fresh tensorflow + tensorflow_text processes (and TF 2.20)."""
     module, path = exported
-    expected = {name: _call(module, name, inputs) for name, inputs in REQUESTS.items()}
-    assert assert_fresh_process_matches(path, REQUESTS, expected) == 9
+    extra = [
+        (name, {k: np.array(v) for k, v in inputs.items()}) for name, inputs in REQUESTS.items()
+    ]
+    # warmup: 5 requests (serving_default + 4), 2 bodies when fully batched; 3 or 4 outputs each
+    assert assert_servable(module, path, extra) == 3 * 3 + 3 * 3 + 3 + 3 * 2 + 1 * 2
