@@ -161,8 +161,16 @@ def run_generate(config: Config) -> str:
     )  # fmt: skip
 
 
+def run_finetune(config: Config) -> str:
+    from bertgpt_tf.training.finetune import run_finetune as finetune
+
+    return finetune(config, FLAGS.export_base)
+
+
 TASKS = {
     "vocab": run_vocab,
+    "classify": run_finetune,
+    "regress": run_finetune,
     "mlm": run_pretraining,
     "clm": run_pretraining,
     "export": run_export,

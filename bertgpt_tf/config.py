@@ -54,6 +54,12 @@ class DataConfig:
     holdout: str = "documents"  # documents (whole ones) | tail (last part of each file)
     shuffle_buffer: int = 10_000
     max_line_bytes: int = 100_000  # longer lines are truncated (and counted)
+    # Fine-tuning data: a shared dataset by name, or --train_data (TSV/CSV/JSONL) with
+    # these columns.
+    dataset: str = ""  # sst2 | chnsenticorp | stsb; "" -> the task's default
+    text_column: str = "text"
+    text_b_column: str = ""  # set for sentence-pair data
+    label_column: str = "label"
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,12 @@ class TrainConfig:
     seed: int = 0
     export_name: str = ""  # "" -> <task>-<preset>
     preset: str = "mini"
+    # Fine-tuning
+    init_from: str = ""  # a pretraining run dir; "" or "none": from scratch
+    freeze_layers: int = -1  # >=0: train only the top k encoder layers (0: linear probe)
+    lora_rank: int = 0  # >0: LoRA on attention and FFN projections (merged at export)
+    patience: int = 2  # early stopping on the validation metric (0: off)
+    class_weights: bool = False  # weight classes by inverse frequency
 
 
 PRESETS: dict[str, dict] = {
@@ -151,6 +163,8 @@ class Config:
             raise ValueError(
                 f"position must be learned|rope and ffn gelu|swiglu: {m.position}, {m.ffn}"
             )
+        if t.lora_rank and t.freeze_layers >= 0:
+            raise ValueError("choose one of --lora_rank and --freeze_layers")
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
 

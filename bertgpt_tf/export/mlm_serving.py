@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertgpt_tf.export.serving_module import ServingModule
-from bertgpt_tf.tokenizers.segment_packer import pack_segments, trim_pair, trim_single
+from bertgpt_tf.tokenizers.segment_packer import encode_texts
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
@@ -56,22 +56,7 @@ class MaskedLMServing(ServingModule):
 
     def preprocess(self, text: tf.Tensor, text_b: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
         """(batch,) strings -> token_ids/segment_ids/padding_mask (batch, <=sequence_length)."""
-        first = self.tokenizer.tokenize(text)
-        if text_b is None:
-            segments = [trim_single(first, self.sequence_length - 2)]
-        else:
-            segments = list(
-                trim_pair(first, self.tokenizer.tokenize(text_b), self.sequence_length - 3)
-            )
-        token_ids, segment_ids = pack_segments(
-            segments, self.tokenizer.cls_id, self.tokenizer.sep_id
-        )
-        length = tf.cast(tf.reduce_max(token_ids.row_lengths()), tf.int32)
-        return {
-            "token_ids": token_ids.to_tensor(self.tokenizer.pad_id),
-            "segment_ids": segment_ids.to_tensor(0),
-            "padding_mask": tf.sequence_mask(token_ids.row_lengths(), length, dtype=tf.int32),
-        }
+        return encode_texts(self.tokenizer, text, text_b, self.sequence_length, static=False)
 
     # --- endpoints -------------------------------------------------------------------
 

@@ -51,3 +51,26 @@ def pack_segments(
 def to_dense(ragged: tf.RaggedTensor, length: int, pad_value: int = 0) -> tf.Tensor:
     """Pads/truncates to a static (batch, length) tensor."""
     return ragged.to_tensor(default_value=pad_value, shape=[None, length])
+
+
+def encode_texts(
+    tokenizer, text: tf.Tensor, text_b: tf.Tensor | None, sequence_length: int, static: bool
+) -> dict[str, tf.Tensor]:
+    """(batch,) strings (and optional second segments) -> the encoder's `token_ids`,
+    `segment_ids` and `padding_mask`, int32 (batch, length): `[CLS] a [SEP] (b [SEP])`
+    trimmed to `sequence_length`. `static`: length is `sequence_length` (training, XLA);
+    else the longest row in the batch (serving: short requests stay cheap)."""
+    first = tokenizer.tokenize(text)
+    if text_b is None:
+        segments = [trim_single(first, sequence_length - 2)]
+    else:
+        segments = list(trim_pair(first, tokenizer.tokenize(text_b), sequence_length - 3))
+    token_ids, segment_ids = pack_segments(segments, tokenizer.cls_id, tokenizer.sep_id)
+    lengths = token_ids.row_lengths()
+    length = sequence_length if static else tf.cast(tf.reduce_max(lengths), tf.int32)
+    shape = [None, sequence_length] if static else None
+    return {
+        "token_ids": token_ids.to_tensor(tokenizer.pad_id, shape=shape),
+        "segment_ids": segment_ids.to_tensor(0, shape=shape),
+        "padding_mask": tf.sequence_mask(lengths, length, dtype=tf.int32),
+    }

@@ -1,0 +1,218 @@
+"""Labelled data for fine-tuning: the shared datasets by name, or the user's own
+TSV / CSV / JSONL file, as train / validation / test splits of `LabeledTexts`.
+
+A dataset with a single file is split 80/10/10 with a seeded shuffle (never written
+back). Every problem with the input — a missing file or column, an empty file, a label
+outside the label set, a score that is not a number — is a `DataError` naming the file
+and the line.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import random
+
+from pipelines.sources import resolve_data_dir
+
+
+class DataError(ValueError):
+    """Bad fine-tuning input: the message says which file, line and what is wrong."""
+
+
+@dataclasses.dataclass
+class LabeledTexts:
+    """Parallel lists; `texts_b` is None for single-sentence data; `labels` are strings
+    (classification) or floats (regression)."""
+
+    texts: list[str]
+    texts_b: list[str] | None
+    labels: list
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: list[int]) -> "LabeledTexts":
+        pick = lambda values: None if values is None else [values[i] for i in indices]  # noqa: E731
+        return LabeledTexts(pick(self.texts), pick(self.texts_b), pick(self.labels))
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """A shared dataset: files per split (relative to the data root; one file means
+    split it), how to read them, and label names for the raw labels."""
+
+    splits: dict
+    reader: str  # table | stsb
+    text_column: str = "text"
+    text_b_column: str = ""
+    label_column: str = "label"
+    label_names: dict | None = None
+
+
+DATASETS = {
+    # SST-2's test split has no labels: train.tsv gives train + validation, dev.tsv is
+    # the reported test set ("dev accuracy").
+    "sst2": DatasetSpec(
+        {"train": "sst2/train.tsv", "test": "sst2/dev.tsv"},
+        "table",
+        text_column="sentence",
+        label_names={"0": "negative", "1": "positive"},
+    ),  # fmt: skip
+    "chnsenticorp": DatasetSpec(
+        {"all": "chnsenticorp/ChnSentiCorp_htl_all.csv"},
+        "table",
+        text_column="review",
+        label_names={"0": "negative", "1": "positive"},
+    ),  # fmt: skip
+    "stsb": DatasetSpec(
+        {
+            "train": "stsb/sts-train.csv",
+            "validation": "stsb/sts-dev.csv",
+            "test": "stsb/sts-test.csv",
+        },
+        "stsb",
+    ),
+}
+DEFAULT_DATASET = {"classify": "sst2", "regress": "stsb"}
+
+
+def _delimiter(path: str) -> str | None:
+    name = path[:-3] if path.endswith(".gz") else path
+    if name.endswith(".jsonl") or name.endswith(".json"):
+        return None
+    return "," if name.endswith(".csv") else "\t"
+
+
+def read_table(
+    path: str,
+    text_column: str = "text",
+    text_b_column: str = "",
+    label_column: str = "label",
+    regression: bool = False,
+) -> LabeledTexts:
+    """A TSV (or .csv, or JSON-lines) file with a header naming the columns."""
+    if not os.path.exists(path):
+        raise DataError(f"no such file: {path}")
+    columns = [c for c in (text_column, text_b_column, label_column) if c]
+    rows = []
+    with open(path, encoding="utf-8", newline="") as f:
+        delimiter = _delimiter(path)
+        if delimiter is None:
+            for line_number, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        rows.append((line_number, json.loads(line)))
+                    except json.JSONDecodeError as e:
+                        raise DataError(f"{path}:{line_number}: not JSON: {e}") from None
+        else:
+            quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+            reader = csv.DictReader(f, delimiter=delimiter, quoting=quoting)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(
+                    f"{path}: missing column(s) {missing}; the header has {reader.fieldnames}"
+                )
+            rows = [(i + 2, row) for i, row in enumerate(reader)]
+    if not rows:
+        raise DataError(f"{path}: no examples (empty file?)")
+    texts, texts_b, labels = [], [], []
+    for line_number, row in rows:
+        missing = [c for c in columns if row.get(c) is None]
+        if missing:
+            raise DataError(f"{path}:{line_number}: missing {missing}")
+        texts.append(str(row[text_column]))
+        if text_b_column:
+            texts_b.append(str(row[text_b_column]))
+        labels.append(_label(row[label_column], regression, f"{path}:{line_number}"))
+    return LabeledTexts(texts, texts_b if text_b_column else None, labels)
+
+
+def _label(value, regression: bool, where: str):
+    if not regression:
+        return str(value).strip()
+    try:
+        return float(value)
+    except ValueError:
+        raise DataError(f"{where}: score {value!r} is not a number") from None
+
+
+def read_stsb(path: str) -> LabeledTexts:
+    """STS Benchmark: tab-separated, no header, score in column 5, sentences in 6-7
+    (some lines carry two extra columns, ignored)."""
+    texts, texts_b, labels = [], [], []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 7:
+                raise DataError(f"{path}:{line_number}: expected 7 tab-separated columns")
+            labels.append(_label(fields[4], True, f"{path}:{line_number}"))
+            texts.append(fields[5])
+            texts_b.append(fields[6])
+    if not texts:
+        raise DataError(f"{path}: no examples (empty file?)")
+    return LabeledTexts(texts, texts_b, labels)
+
+
+def seeded_split(data: LabeledTexts, names: tuple, fractions: tuple, seed: int) -> dict:
+    """Shuffles with `seed` and cuts `data` into `names` by `fractions` (summing to 1)."""
+    order = list(range(len(data)))
+    random.Random(seed).shuffle(order)
+    cuts = [0] + [round(sum(fractions[: i + 1]) * len(order)) for i in range(len(fractions))]
+    return {name: data.subset(order[cuts[i] : cuts[i + 1]]) for i, name in enumerate(names)}
+
+
+def split_80_10_10(data: LabeledTexts, seed: int) -> dict[str, LabeledTexts]:
+    return seeded_split(data, ("train", "validation", "test"), (0.8, 0.1, 0.1), seed)
+
+
+def load_splits(
+    task: str,
+    dataset: str = "",
+    train_data: str = "",
+    data_dir: str = "",
+    text_column: str = "text",
+    text_b_column: str = "",
+    label_column: str = "label",
+    seed: int = 0,
+) -> tuple[dict[str, LabeledTexts], dict[str, str]]:
+    """(splits, label names) for `task` (classify | regress): the user's `train_data`
+    file when given (split 80/10/10), else the named (or the task's default) dataset."""
+    regression = task == "regress"
+    if train_data:
+        data = read_table(train_data, text_column, text_b_column, label_column, regression)
+        return split_80_10_10(data, seed), {}
+    name = dataset or DEFAULT_DATASET[task]
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}, or --train_data")
+    spec = DATASETS[name]
+    root = resolve_data_dir(data_dir)
+
+    def read(relative: str) -> LabeledTexts:
+        path = os.path.join(root, relative)
+        if spec.reader == "stsb":
+            return read_stsb(path)
+        return read_table(path, spec.text_column, spec.text_b_column, spec.label_column, regression)
+
+    files = {split: read(relative) for split, relative in spec.splits.items()}
+    if "all" in files:
+        return split_80_10_10(files["all"], seed), dict(spec.label_names or {})
+    if "validation" not in files:  # hold out 10 % of train for early stopping
+        files.update(seeded_split(files["train"], ("train", "validation"), (0.9, 0.1), seed))
+    return files, dict(spec.label_names or {})
+
+
+def label_set(splits: dict[str, LabeledTexts], label_names: dict[str, str]) -> list[str]:
+    """The training labels, sorted; a label in another split but not in training, or a
+    single-class training set, is a `DataError`."""
+    labels = sorted(set(splits["train"].labels))
+    if len(labels) < 2:
+        raise DataError(f"the training split has {len(labels)} distinct label(s): {labels}")
+    for split, data in splits.items():
+        unknown = sorted(set(data.labels) - set(labels))
+        if unknown:
+            raise DataError(
+                f"{split} split has label(s) {unknown[:10]} outside the training label set "
+                f"{[label_names.get(x, x) for x in labels][:20]}"
+            )
+    return labels

@@ -1,0 +1,72 @@
+"""TextClassifier heads and the parameter-efficient methods: what trains, and LoRA
+merging that leaves the function unchanged."""
+
+import keras
+import numpy as np
+import pytest
+
+from bertgpt_tf.models.bert_encoder import BertEncoder
+from bertgpt_tf.tasks.text_classifier import (
+    TextClassifier,
+    count_parameters,
+    enable_lora,
+    freeze_layers,
+    merge_lora,
+)  # fmt: skip
+
+SIZES = dict(vocabulary_size=50, num_layers=3, num_heads=2, hidden_dim=16, intermediate_dim=32)
+INPUTS = {
+    "token_ids": np.array([[2, 7, 9, 3, 0], [2, 11, 3, 12, 3]], np.int32),
+    "segment_ids": np.array([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]], np.int32),
+    "padding_mask": np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], np.int32),
+}
+
+
+def _model(num_classes=3) -> TextClassifier:
+    keras.utils.set_random_seed(0)
+    return TextClassifier(BertEncoder(**SIZES), num_classes)
+
+
+def test_output_shapes_and_config_round_trip():
+    model = _model()
+    assert model(INPUTS).shape == (2, 3)
+    regressor = TextClassifier(BertEncoder(**SIZES), 1)
+    assert regressor(INPUTS).shape == (2, 1)
+    clone = TextClassifier.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone(INPUTS), model(INPUTS), atol=1e-6)
+
+
+def test_freeze_layers_trains_only_the_top_and_the_head():
+    full = count_parameters(_model())["trainable"]
+    model = _model()
+    block = count_parameters(model.encoder.transformer_layers[0])["total"]
+    pooler = count_parameters(model.encoder.pooled_dense)["total"]
+    head = 16 * 3 + 3
+    freeze_layers(model.encoder, 1)
+    assert count_parameters(model)["trainable"] == block + pooler + head
+    probe = _model()
+    freeze_layers(probe.encoder, 0)
+    assert count_parameters(probe)["trainable"] == head < full
+    with pytest.raises(ValueError, match="the encoder has 3 layers"):
+        freeze_layers(_model().encoder, 4)
+
+
+def test_lora_trains_rank_r_pairs_and_merges_to_the_same_function():
+    model = _model()
+    enable_lora(model.encoder, rank=2)
+    # per block, A + B of Keras' LoRA: q, k, v as EinsumDense (16 -> 2 heads x 8): A (16, 2
+    # heads, rank 2) and B (2, 8); attention output A (2, 8, 2), B (2, 16); FFN 16->32->16
+    per_block = (
+        3 * (16 * 2 * 2 + 2 * 8) + (2 * 8 * 2 + 2 * 16) + (16 * 2 + 2 * 32) + (32 * 2 + 2 * 16)
+    )
+    pooler_and_head = (16 * 16 + 16) + (16 * 3 + 3)
+    assert count_parameters(model)["trainable"] == 3 * per_block + pooler_and_head
+    for weight in model.trainable_weights:  # make the low-rank updates non-zero
+        if "lora" in weight.path:
+            weight.assign(np.random.default_rng(0).normal(0, 0.3, weight.shape))
+    merged = merge_lora(model)
+    assert not any("lora" in w.path for w in merged.weights)
+    assert len(merged.weights) == len(_model().weights)
+    np.testing.assert_allclose(merged(INPUTS), model(INPUTS), atol=1e-5)
+    assert np.abs(merged(INPUTS) - _model()(INPUTS)).max() > 1e-3  # the update is kept

@@ -1,0 +1,108 @@
+"""`--task=classify/regress` end to end on small generated data: it learns, writes
+eval.json/eval.md, exports a servable SavedModel, and loads pretrained encoders."""
+
+import json
+import os
+import random
+
+import keras
+import numpy as np
+import pytest
+
+from bertgpt_tf.config import Config
+from bertgpt_tf.export.classifier_serving import TextClassifierServing
+from bertgpt_tf.models.bert_encoder import BertEncoder
+from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
+from bertgpt_tf.training.finetune import run_finetune
+from pipelines.task_files import DataError
+from tests.conftest import WORDS
+
+POSITIVE, NEGATIVE = (
+    ["great", "wonderful", "superb", "lovely"],
+    ["awful", "terrible", "dull", "bad"],
+)
+SIZES = dict(num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64, sequence_length=16)
+
+
+def _sentiment_file(path, n: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    lines = ["text\tlabel"]
+    for i in range(n):
+        label = i % 2
+        words = rng.choices(WORDS, k=rng.randint(3, 8))
+        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label else NEGATIVE))
+        lines.append(f"{' '.join(words)}\t{'pos' if label else 'neg'}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _config(tmp_path, name: str, **overrides) -> Config:
+    return Config.from_preset(
+        "tiny", task="classify", model_dir=str(tmp_path / name), batch_size=16,
+        learning_rate=3e-3, warmup_steps=10, vocabulary_size_target=200, patience=0,
+        **{**SIZES, **overrides},
+    )  # fmt: skip
+
+
+def test_classify_from_scratch_learns_evaluates_and_exports(tmp_path, assert_servable):
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 600)
+    config = _config(tmp_path, "run", train_data=data, epochs=4)
+    path = run_finetune(config, str(tmp_path / "saved_models"))
+    run_dir = str(tmp_path / "run")
+    with open(os.path.join(run_dir, "eval.json")) as f:
+        report = json.load(f)
+    assert report["splits"] == {"train": 480, "validation": 60, "test": 60}
+    assert report["test"]["accuracy"] >= 0.9, report  # one sentiment word decides
+    assert report["labels"] == ["neg", "pos"] and report["method"] == "full"
+    assert report["parameters"]["trainable"] == report["parameters"]["total"]
+    assert "| run | classify |" in open(os.path.join(run_dir, "eval.md")).read()
+
+    saved = Config.from_json(os.path.join(run_dir, "config.json"))
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    tokenizer = WordPieceTokenizer(saved.data.vocabulary)
+    module = TextClassifierServing(model, tokenizer, 16, ["neg", "pos"])
+    texts = np.array(["what a superb bridge", "the dull river", ""], object)
+    out = module.call_signature("classify", {"text": texts})
+    assert list(out["label"][:2]) == [b"pos", b"neg"]
+    np.testing.assert_allclose(out["probabilities"].sum(-1), 1.0, rtol=1e-5)
+    # serving_default + classify x 2 warmup requests + this one; 2 REST bodies; 3 outputs
+    assert assert_servable(module, path, [("classify", {"text": texts})]) == 4 * 2 * 3
+
+
+@pytest.fixture
+def pretrained_run(tmp_path, tiny_vocabulary):
+    """A (randomly initialised) mlm run directory, as --init_from expects it."""
+    run_dir = tmp_path / "pretrained"
+    run_dir.mkdir()
+    size = WordPieceTokenizer(tiny_vocabulary).vocabulary_size
+    sizes = {k: v for k, v in SIZES.items() if k != "sequence_length"}
+    BertPretrainer(BertEncoder(vocabulary_size=size, **sizes)).save(str(run_dir / "model.keras"))
+    config = Config.from_preset(
+        "tiny", task="mlm", vocabulary=tiny_vocabulary, vocabulary_size=size, **SIZES
+    )
+    config.to_json(str(run_dir / "config.json"))
+    return str(run_dir)
+
+
+def test_linear_probe_keeps_the_pretrained_encoder(tmp_path, pretrained_run):
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 200)
+    config = _config(tmp_path, "probe", train_data=data, epochs=1, init_from=pretrained_run)
+    run_finetune(config.replace(freeze_layers=0), str(tmp_path / "saved_models"))
+    pretrained = keras.saving.load_model(os.path.join(pretrained_run, "model.keras"))
+    probe = keras.saving.load_model(str(tmp_path / "probe" / "model.keras"))
+    for a, b in zip(pretrained.encoder.weights, probe.encoder.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    report = json.load(open(tmp_path / "probe" / "eval.json"))
+    assert report["method"] == "linear-probe" and report["parameters"]["trainable"] == 32 * 2 + 2
+
+
+def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pretrained_run):
+    other = tmp_path / "other_vocab.txt"
+    other.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
+    run_config = Config.from_json(os.path.join(pretrained_run, "config.json"))
+    run_config.replace(vocabulary=str(other)).to_json(os.path.join(pretrained_run, "config.json"))
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 50)
+    config = _config(tmp_path, "mismatch", train_data=data, init_from=pretrained_run)
+    with pytest.raises(DataError, match="has 7 tokens but the checkpoint's encoder has"):
+        run_finetune(config, str(tmp_path / "saved_models"))
