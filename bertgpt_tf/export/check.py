@@ -256,6 +256,20 @@ def check(
     return CheckResult(problems, report, requests)
 
 
+def example_exchanges(result: CheckResult, bodies_per_signature: int = 1) -> str:
+    """The first REST body of each signature and the start of the JSON TF Serving would
+    answer, as README examples."""
+    lines, shown = [], {}
+    for call in result.report["this_environment"]["calls"]:
+        name = call["signature_name"]
+        if call["ok"] and shown.get(name, 0) < bodies_per_signature:
+            shown[name] = shown.get(name, 0) + 1
+            body = rest_bodies([result.requests[call["request"]]])
+            body = next(b for _, b in body if call["format"] in b)
+            lines += [f"POST :predict {json.dumps(body)}", f"  -> {call['response_head']}"]
+    return "\n".join(lines)
+
+
 def format_report(saved_model_dir: str, result: CheckResult) -> str:
     if not result.report:
         return f"SavedModel {saved_model_dir}\nFAILED:\n  " + "\n  ".join(result.problems)
@@ -293,6 +307,7 @@ flags.DEFINE_list(
 flags.DEFINE_boolean("create_envs", True, "Create missing release environments (needs PyPI).")
 flags.DEFINE_string("write_text_ops", None, "Regenerate tf_text_ops/<VERSION>.json and exit.")
 flags.DEFINE_string("report", None, "Also write the full report as JSON here.")
+flags.DEFINE_boolean("show_requests", False, "Print a REST body and response per signature.")
 
 
 def main(argv):
@@ -308,6 +323,8 @@ def main(argv):
     for saved_model_dir in argv[1:]:
         result = check(saved_model_dir, tuple(FLAGS.releases), FLAGS.create_envs)
         print(format_report(saved_model_dir, result), flush=True)
+        if FLAGS.show_requests and result.report:
+            print(example_exchanges(result, 2))
         if FLAGS.report:
             with open(FLAGS.report, "w") as f:
                 json.dump({"problems": result.problems, **result.report}, f, indent=1)

@@ -183,7 +183,9 @@ def call(saved_model_dir: str, bodies_path: str, report_path: str) -> None:
             outputs = {k: v.numpy() for k, v in signature(**feed).items()}
             result["seconds"] = time.perf_counter() - start
             response = encode_response(outputs, result["format"] == "instances")
-            result["response_bytes"] = len(json.dumps(response))
+            text = json.dumps(response)
+            result["response_bytes"] = len(text)
+            result["response_head"] = text[:600]
             result["outputs"] = {k: _encode_json(k, v) for k, v in outputs.items()}
             result["ok"] = True
         except Exception as e:  # recorded: the check reports every failing call

@@ -92,9 +92,11 @@ def run_finetune(config: Config, export_base: str = "saved_models") -> str:
         parameters = count_parameters(model)
         logging.info("parameters: %s", parameters)
 
-        steps_per_epoch = max(1, len(splits["train"]) // t.batch_size)
-        epochs = t.epochs or 3
-        total_steps = t.steps if t.steps and not t.epochs else epochs * steps_per_epoch
+        # Budget: --epochs passes over the training split (3 if not given), validated
+        # every --steps_per_epoch steps at most; --max_minutes stops earlier.
+        one_pass = max(1, len(splits["train"]) // t.batch_size)
+        steps_per_epoch = min(one_pass, t.steps_per_epoch)
+        total_steps = (t.epochs or 3) * one_pass
         if labels:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
