@@ -13,6 +13,7 @@ Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
 
 import json
 import os
+import sys
 
 from absl import app, flags, logging
 
@@ -161,10 +162,36 @@ def run_generate(config: Config) -> str:
     )  # fmt: skip
 
 
-def run_finetune(config: Config) -> str:
-    from bertgpt_tf.training.finetune import run_finetune as finetune
+def run_finetune(config: Config, export_base: str = "") -> str:
+    """splits -> vocabulary (the --init_from run's, or trained on the training texts) ->
+    tokenizer -> tf.data -> bertgpt_tf.training.finetune."""
+    import keras
 
-    return finetune(config, FLAGS.export_base)
+    from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
+    from bertgpt_tf.training.finetune import finetune, resolve_init_from
+    from bertgpt_tf.training.fit import resolve_run_dir
+    from pipelines.finetune_dataset import finetune_datasets
+    from pipelines.task_files import load_task_data
+    from pipelines.vocabulary import vocabulary_from_texts
+
+    keras.utils.set_random_seed(config.train.seed)
+    d, t = config.data, config.train
+    config = resolve_init_from(config.replace(model_dir=resolve_run_dir(t.model_dir, t.task)))
+    data = load_task_data(
+        t.task, d.dataset, d.train_data, d.data_dir, d.text_column, d.text_b_column,
+        d.label_column, t.seed,
+    )  # fmt: skip
+    vocabulary = config.data.vocabulary or vocabulary_from_texts(
+        config.train.model_dir, data.splits["train"], d.vocabulary_size_target, d.lower_case
+    )
+    tokenizer = load_tokenizer("wordpiece", vocabulary, config.data.lower_case)
+    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
+    datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
+                                 t.class_weights)  # fmt: skip
+    return finetune(
+        config, tokenizer, datasets, {k: len(v) for k, v in data.splits.items()}, data.test_targets,
+        data.label_names, data.pair, export_base or FLAGS.export_base,
+    )  # fmt: skip
 
 
 TASKS = {
@@ -184,7 +211,11 @@ def main(argv):
     task = FLAGS.task or "mlm"
     if task not in TASKS:
         raise app.UsageError(f"--task must be one of {sorted(TASKS)}, got {task!r}")
-    print(TASKS[task](load_config()))
+    try:
+        print(TASKS[task](load_config()))
+    except (ValueError, FileNotFoundError) as e:  # bad input or config: the message says
+        logging.debug("traceback", exc_info=True)  # shown with --verbosity=1
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

@@ -5,15 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertgpt_tf.tokenizers.segment_packer import encode_texts
-from pipelines.task_files import LabeledTexts
-
-
-def label_array(data: LabeledTexts, labels: list[str] | None) -> np.ndarray:
-    """Class ids (int32) in the order of `labels`, or regression scores (float32)."""
-    if labels is None:
-        return np.asarray(data.labels, np.float32)
-    index = {label: i for i, label in enumerate(labels)}
-    return np.asarray([index[x] for x in data.labels], np.int32)
+from pipelines.task_files import LabeledTexts, TaskData, label_array
 
 
 def inverse_frequency_weights(train_ids: np.ndarray, num_classes: int) -> np.ndarray:
@@ -54,3 +46,32 @@ def make_finetune_dataset(
         return (inputs, *rest)
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def finetune_datasets(
+    data: TaskData,
+    tokenizer,
+    sequence_length: int,
+    batch_size: int,
+    seed: int = 0,
+    class_weights: bool = False,
+) -> dict[str, tf.data.Dataset]:
+    """{"train": shuffled and repeated (with inverse-frequency sample weights if
+    `class_weights`), "validation"/"test": one ordered pass}."""
+    weights = None
+    if class_weights and data.labels:
+        train_ids = label_array(data.splits["train"], data.labels)
+        weights = inverse_frequency_weights(train_ids, len(data.labels))
+    return {
+        split: make_finetune_dataset(
+            examples,
+            tokenizer,
+            sequence_length,
+            batch_size,
+            data.labels,
+            training=split == "train",
+            seed=seed,
+            class_weights=weights if split == "train" else None,
+        )  # fmt: skip
+        for split, examples in data.splits.items()
+    }

@@ -13,6 +13,8 @@ import json
 import os
 import random
 
+import numpy as np
+
 from pipelines.sources import resolve_data_dir
 
 
@@ -216,3 +218,38 @@ def label_set(splits: dict[str, LabeledTexts], label_names: dict[str, str]) -> l
                 f"{[label_names.get(x, x) for x in labels][:20]}"
             )
     return labels
+
+
+def label_array(data: LabeledTexts, labels: list[str] | None) -> np.ndarray:
+    """Class ids (int32) in the order of `labels`, or regression scores (float32)."""
+    if labels is None:
+        return np.asarray(data.labels, np.float32)
+    index = {label: i for i, label in enumerate(labels)}
+    return np.asarray([index[x] for x in data.labels], np.int32)
+
+
+@dataclasses.dataclass
+class TaskData:
+    """A fine-tuning task's splits; `labels` are the raw training labels in class-id
+    order (None to regress) and `label_names` their display names."""
+
+    splits: dict[str, LabeledTexts]
+    labels: list[str] | None
+    label_names: list[str] | None
+
+    @property
+    def pair(self) -> bool:
+        return self.splits["train"].texts_b is not None
+
+    @property
+    def test_targets(self) -> np.ndarray:
+        return label_array(self.splits["test"], self.labels)
+
+
+def load_task_data(task: str, *args, **kwargs) -> TaskData:
+    """`load_splits` plus the checked label set (classification)."""
+    splits, names = load_splits(task, *args, **kwargs)
+    if task != "classify":
+        return TaskData(splits, None, None)
+    labels = label_set(splits, names)
+    return TaskData(splits, labels, [names.get(x, x) for x in labels])

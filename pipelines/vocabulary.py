@@ -58,3 +58,18 @@ def _read_text(path: str) -> str:
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
         return f.read().decode("utf-8", "replace")
+
+
+def vocabulary_from_texts(
+    run_dir: str, data, vocabulary_size: int = 30522, lower_case: bool = True
+) -> str:
+    """A WordPiece vocabulary trained on `data`'s texts only (fine-tuning from scratch
+    without --vocabulary): they are written to the run dir, one document per text."""
+    path = os.path.join(run_dir, "train_texts.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        for text in data.texts + (data.texts_b or []):
+            f.write(text.replace("\n", " ") + "\n\n")
+    return ensure_vocabulary(
+        run_dir, [path], "wordpiece", "", vocabulary_size, lower_case=lower_case,
+        validation_fraction=0.0,
+    )  # fmt: skip

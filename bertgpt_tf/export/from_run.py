@@ -32,6 +32,12 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing:
     return MaskedLMServing(model, tokenizer, d.sequence_length)
 
 
+def training_data(config: Config) -> str:
+    """What the run trained on, for the model card."""
+    d = config.data
+    return d.train_data or d.dataset or f"default corpus of --task={config.train.task}"
+
+
 def export_run(config: Config, export_base: str, version: int | None = None) -> str:
     """Writes `<export_base>/<export_name>/<version>/` with a model card of the run."""
     name = config.train.export_name or f"{config.train.task}-{config.train.preset}"
@@ -39,6 +45,7 @@ def export_run(config: Config, export_base: str, version: int | None = None) -> 
         "task": config.train.task,
         "config": config.to_dict(),
         "run_dir": config.train.model_dir,
+        "training_data": training_data(config),
     }
     results = os.path.join(config.train.model_dir, "results.json")
     if os.path.exists(results):

@@ -14,8 +14,7 @@ from bertgpt_tf.export.classifier_serving import TextClassifierServing
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
-from bertgpt_tf.training.finetune import run_finetune
-from pipelines.task_files import DataError
+from run_train import run_finetune
 from tests.conftest import WORDS
 
 POSITIVE, NEGATIVE = (
@@ -104,5 +103,5 @@ def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pret
     run_config.replace(vocabulary=str(other)).to_json(os.path.join(pretrained_run, "config.json"))
     data = _sentiment_file(tmp_path / "sentiment.tsv", 50)
     config = _config(tmp_path, "mismatch", train_data=data, init_from=pretrained_run)
-    with pytest.raises(DataError, match="has 7 tokens but the checkpoint's encoder has"):
+    with pytest.raises(ValueError, match="has 7 tokens but the checkpoint's encoder has"):
         run_finetune(config, str(tmp_path / "saved_models"))
