@@ -37,11 +37,11 @@ def _sentiment_file(path, n: int, seed: int = 0) -> str:
 
 
 def _config(tmp_path, name: str, **overrides) -> Config:
-    return Config.from_preset(
-        "tiny", task="classify", model_dir=str(tmp_path / name), batch_size=16,
-        learning_rate=3e-3, warmup_steps=10, vocabulary_size_target=200, patience=0,
-        **{**SIZES, **overrides},
+    defaults = dict(
+        task="classify", model_dir=str(tmp_path / name), batch_size=16, learning_rate=3e-3,
+        warmup_steps=10, vocabulary_size_target=200, patience=0, **SIZES,
     )  # fmt: skip
+    return Config.from_preset("tiny", **{**defaults, **overrides})
 
 
 def test_classify_from_scratch_learns_evaluates_and_exports(tmp_path, assert_servable):
@@ -105,3 +105,33 @@ def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pret
     config = _config(tmp_path, "mismatch", train_data=data, init_from=pretrained_run)
     with pytest.raises(ValueError, match="has 7 tokens but the checkpoint's encoder has"):
         run_finetune(config, str(tmp_path / "saved_models"))
+
+
+def test_regress_on_pairs_learns_and_exports_a_score(tmp_path, assert_servable):
+    rng = random.Random(1)
+    lines = ["first\tsecond\tscore"]
+    for i in range(400):
+        positive = i % 2
+        b = rng.choices(WORDS, k=4) + [rng.choice(POSITIVE if positive else NEGATIVE)]
+        lines.append(
+            f"{' '.join(rng.choices(WORDS, k=5))}\t{' '.join(b)}\t{4.5 if positive else 0.5}"
+        )
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
+    config = _config(
+        tmp_path, "regress", task="regress", train_data=str(tmp_path / "pairs.tsv"), epochs=5,
+        text_column="first", text_b_column="second", label_column="score",
+    )  # fmt: skip
+    path = run_finetune(config, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "regress" / "eval.json"))
+    assert report["test"]["spearman"] > 0.8 and report["test"]["pearson"] > 0.8, report
+    model = keras.saving.load_model(str(tmp_path / "regress" / "model.keras"))
+    saved = Config.from_json(str(tmp_path / "regress" / "config.json"))
+    module = TextClassifierServing(model, WordPieceTokenizer(saved.data.vocabulary), 16, None, True)
+    pair = {
+        "text": np.array(["a b", "c"], object),
+        "text_b": np.array(["great bridge", "dull"], object),
+    }
+    scores = module.call_signature("regress", pair)["score"]
+    assert scores.shape == (2,) and scores[0] > scores[1]
+    # serving_default + regress x 2 warmup + this one; 2 REST bodies each; 1 output
+    assert assert_servable(module, path, [("regress", pair)]) == 4 * 2 * 1
