@@ -171,18 +171,25 @@ def run_finetune(config: Config, export_base: str = "") -> str:
     from bertgpt_tf.training.finetune import finetune, resolve_init_from
     from bertgpt_tf.training.fit import resolve_run_dir
     from pipelines.finetune_dataset import finetune_datasets
-    from pipelines.task_files import load_task_data
+    from pipelines.task_files import DEFAULT_DATASET, load_ner_data, load_task_data
     from pipelines.vocabulary import vocabulary_from_texts
 
     keras.utils.set_random_seed(config.train.seed)
     d, t = config.data, config.train
     config = resolve_init_from(config.replace(model_dir=resolve_run_dir(t.model_dir, t.task)))
-    data = load_task_data(
-        t.task, d.dataset, d.train_data, d.data_dir, d.text_column, d.text_b_column,
-        d.label_column, t.seed,
-    )  # fmt: skip
+    if t.task == "ner":
+        data = load_ner_data(d.train_data, d.data_dir, t.seed)
+        texts = [" ".join(words) for words in data.splits["train"].words]
+    else:
+        data = load_task_data(
+            t.task, d.dataset, d.train_data, d.data_dir, d.text_column, d.text_b_column,
+            d.label_column, t.seed,
+        )  # fmt: skip
+        texts = data.splits["train"].texts + (data.splits["train"].texts_b or [])
+    if not d.train_data:  # name the dataset in the run's reports
+        config = config.replace(dataset=d.dataset or DEFAULT_DATASET[t.task])
     vocabulary = config.data.vocabulary or vocabulary_from_texts(
-        config.train.model_dir, data.splits["train"], d.vocabulary_size_target, d.lower_case
+        config.train.model_dir, texts, d.vocabulary_size_target, d.lower_case
     )
     tokenizer = load_tokenizer("wordpiece", vocabulary, config.data.lower_case)
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
@@ -194,10 +201,34 @@ def run_finetune(config: Config, export_base: str = "") -> str:
     )  # fmt: skip
 
 
+def run_report(config: Config) -> str:
+    """Markdown table of fine-tuning runs (--model_dir=a,b,...), with the TF-IDF +
+    logistic-regression floor for each classification dataset among them."""
+    from bertgpt_tf.evaluation.tfidf_baseline import tfidf_logistic_regression
+    from bertgpt_tf.training.finetune import eval_table, read_eval
+    from pipelines.task_files import label_array, load_task_data
+
+    reports = [(run_dir, read_eval(run_dir)) for run_dir in config.train.model_dir.split(",")]
+    lines = [eval_table(reports), "", "| baseline | data | test |", "|---|---|---|"]
+    for dataset in sorted({r["dataset"] for _, r in reports if r["task"] == "classify"}):
+        is_file = os.path.exists(dataset)
+        data = load_task_data("classify", "" if is_file else dataset, dataset if is_file else "")
+        train, test = data.splits["train"], data.splits["test"]
+        metrics = tfidf_logistic_regression(
+            train.texts, label_array(train, data.labels), test.texts,
+            label_array(test, data.labels), len(data.labels),
+        )  # fmt: skip
+        test_text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        lines.append(f"| TF-IDF (1-2 grams) + logistic regression | {dataset} | {test_text} |")
+    return "\n".join(lines)
+
+
 TASKS = {
     "vocab": run_vocab,
+    "report": run_report,
     "classify": run_finetune,
     "regress": run_finetune,
+    "ner": run_finetune,
     "mlm": run_pretraining,
     "clm": run_pretraining,
     "export": run_export,

@@ -4,8 +4,8 @@ tokenized and packed in the graph by the same `encode_texts` the exports run."""
 import numpy as np
 import tensorflow as tf
 
-from bertgpt_tf.tokenizers.segment_packer import encode_texts
-from pipelines.task_files import LabeledTexts, TaskData, label_array
+from bertgpt_tf.tokenizers.segment_packer import encode_texts, encode_words
+from pipelines.task_files import LabeledTexts, TaggedSentences, TaskData, label_array
 
 
 def inverse_frequency_weights(train_ids: np.ndarray, num_classes: int) -> np.ndarray:
@@ -48,6 +48,44 @@ def make_finetune_dataset(
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def word_targets(first: tf.RaggedTensor, tag_ids: tf.RaggedTensor, sequence_length: int):
+    """Tag ids at each word's first piece, (batch, sequence_length) int32, and weights
+    1.0 there, 0.0 elsewhere (other pieces, special tokens, padding, cut-off words)."""
+    keep = first.flat_values >= 0
+    rows = tf.boolean_mask(first.value_rowids(), keep)
+    columns = tf.cast(tf.boolean_mask(first.flat_values, keep), tf.int64)
+    indices = tf.stack([rows, columns], axis=1)
+    shape = tf.stack([first.nrows(), tf.constant(sequence_length, tf.int64)])
+    labels = tf.scatter_nd(indices, tf.boolean_mask(tag_ids.flat_values, keep), shape)
+    weights = tf.scatter_nd(indices, tf.ones_like(columns, tf.float32), shape)
+    return labels, weights
+
+
+def make_ner_dataset(
+    data: TaggedSentences,
+    tokenizer,
+    sequence_length: int,
+    batch_size: int,
+    labels: list[str],
+    training: bool,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """(encoder inputs, tag ids, weights) batches; tags label each word's first piece."""
+    index = {tag: i for i, tag in enumerate(labels)}
+    words = tf.ragged.constant(data.words, dtype=tf.string)
+    tag_ids = tf.ragged.constant([[index[t] for t in s] for s in data.tags], dtype=tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((words, tag_ids))
+    if training:
+        dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.ragged_batch(batch_size, drop_remainder=training)
+
+    def encode(words, tag_ids):
+        inputs, first = encode_words(tokenizer, words, sequence_length, static=True)
+        return (inputs, *word_targets(first, tag_ids, sequence_length))
+
+    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def finetune_datasets(
     data: TaskData,
     tokenizer,
@@ -62,16 +100,16 @@ def finetune_datasets(
     if class_weights and data.labels:
         train_ids = label_array(data.splits["train"], data.labels)
         weights = inverse_frequency_weights(train_ids, len(data.labels))
-    return {
-        split: make_finetune_dataset(
-            examples,
-            tokenizer,
-            sequence_length,
-            batch_size,
-            data.labels,
-            training=split == "train",
-            seed=seed,
-            class_weights=weights if split == "train" else None,
-        )  # fmt: skip
-        for split, examples in data.splits.items()
-    }
+    datasets = {}
+    for split, examples in data.splits.items():
+        training = split == "train"
+        if isinstance(examples, TaggedSentences):
+            datasets[split] = make_ner_dataset(
+                examples, tokenizer, sequence_length, batch_size, data.labels, training, seed
+            )
+        else:
+            datasets[split] = make_finetune_dataset(
+                examples, tokenizer, sequence_length, batch_size, data.labels, training, seed,
+                class_weights=weights if training else None,
+            )  # fmt: skip
+    return datasets

@@ -76,7 +76,7 @@ DATASETS = {
         "stsb",
     ),
 }
-DEFAULT_DATASET = {"classify": "sst2", "regress": "stsb"}
+DEFAULT_DATASET = {"classify": "sst2", "regress": "stsb", "ner": "conll2003"}
 
 
 def _delimiter(path: str) -> str | None:
@@ -239,17 +239,90 @@ class TaskData:
 
     @property
     def pair(self) -> bool:
-        return self.splits["train"].texts_b is not None
+        return getattr(self.splits["train"], "texts_b", None) is not None
 
     @property
-    def test_targets(self) -> np.ndarray:
-        return label_array(self.splits["test"], self.labels)
+    def test_targets(self):
+        """Class ids / scores of the test split (tag lists for token classification)."""
+        test = self.splits["test"]
+        return test.tags if isinstance(test, TaggedSentences) else label_array(test, self.labels)
 
 
-def load_task_data(task: str, *args, **kwargs) -> TaskData:
+def load_task_data(task: str, dataset: str = "", train_data: str = "", *args, **kwargs) -> TaskData:
     """`load_splits` plus the checked label set (classification)."""
-    splits, names = load_splits(task, *args, **kwargs)
+    splits, names = load_splits(task, dataset, train_data, *args, **kwargs)
     if task != "classify":
         return TaskData(splits, None, None)
     labels = label_set(splits, names)
     return TaskData(splits, labels, [names.get(x, x) for x in labels])
+
+
+@dataclasses.dataclass
+class TaggedSentences:
+    """Token classification data: words and one IOB2 tag per word."""
+
+    words: list[list[str]]
+    tags: list[list[str]]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def subset(self, indices: list[int]) -> "TaggedSentences":
+        return TaggedSentences([self.words[i] for i in indices], [self.tags[i] for i in indices])
+
+
+def iob1_to_iob2(tags: list[str]) -> list[str]:
+    """IOB1 (B- only between two adjacent entities of one type) -> IOB2 (B- at every
+    entity start)."""
+    converted = []
+    for i, tag in enumerate(tags):
+        previous = tags[i - 1] if i else "O"
+        if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        converted.append(tag)
+    return converted
+
+
+def read_conll(path: str, iob1: bool = True) -> TaggedSentences:
+    """CoNLL-2003 columns (`word POS chunk NER`, the tag last), a blank line between
+    sentences, `-DOCSTART-` lines skipped; tags converted IOB1 -> IOB2."""
+    if not os.path.exists(path):
+        raise DataError(f"no such file: {path}")
+    words, tags, sentence = [], [], []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate([*f, "\n"], 1):
+            fields = line.split()
+            if not fields or fields[0] == "-DOCSTART-":
+                if sentence:
+                    words.append([w for w, _ in sentence])
+                    tag_list = [t for _, t in sentence]
+                    tags.append(iob1_to_iob2(tag_list) if iob1 else tag_list)
+                    sentence = []
+                continue
+            if len(fields) < 2 or not (fields[-1] == "O" or fields[-1][:2] in ("B-", "I-")):
+                raise DataError(f"{path}:{line_number}: expected `word ... TAG`, got {line!r}")
+            sentence.append((fields[0], fields[-1]))
+    if not words:
+        raise DataError(f"{path}: no sentences (empty file?)")
+    return TaggedSentences(words, tags)
+
+
+CONLL_SPLITS = {"train": "eng.train", "validation": "eng.testa", "test": "eng.testb"}
+
+
+def load_ner_data(train_data: str = "", data_dir: str = "", seed: int = 0) -> TaskData:
+    """CoNLL-2003 (train / testa / testb), or the user's CoNLL-format file split
+    80/10/10. `labels` = every tag seen in training, "O" first."""
+    if train_data:
+        data = read_conll(train_data)
+        splits = seeded_split(data, ("train", "validation", "test"), (0.8, 0.1, 0.1), seed)
+    else:
+        root = os.path.join(resolve_data_dir(data_dir), "conll2003")
+        splits = {k: read_conll(os.path.join(root, v)) for k, v in CONLL_SPLITS.items()}
+    seen = {t for sentence in splits["train"].tags for t in sentence}
+    labels = ["O"] + sorted(seen - {"O"})
+    for split, data in splits.items():
+        unknown = sorted({t for sentence in data.tags for t in sentence} - set(labels))
+        if unknown:
+            raise DataError(f"{split} split has tag(s) {unknown} never seen in training")
+    return TaskData(splits, labels, labels)

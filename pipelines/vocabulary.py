@@ -61,13 +61,13 @@ def _read_text(path: str) -> str:
 
 
 def vocabulary_from_texts(
-    run_dir: str, data, vocabulary_size: int = 30522, lower_case: bool = True
+    run_dir: str, texts: list[str], vocabulary_size: int = 30522, lower_case: bool = True
 ) -> str:
-    """A WordPiece vocabulary trained on `data`'s texts only (fine-tuning from scratch
-    without --vocabulary): they are written to the run dir, one document per text."""
+    """A WordPiece vocabulary trained on `texts` only (fine-tuning from scratch without
+    --vocabulary): they are written to the run dir, one document per text."""
     path = os.path.join(run_dir, "train_texts.txt")
     with open(path, "w", encoding="utf-8") as f:
-        for text in data.texts + (data.texts_b or []):
+        for text in texts:
             f.write(text.replace("\n", " ") + "\n\n")
     return ensure_vocabulary(
         run_dir, [path], "wordpiece", "", vocabulary_size, lower_case=lower_case,

@@ -52,3 +52,34 @@ def regression_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, floa
         "spearman": spearman(labels, scores),
         "mse": float(np.mean((labels - scores) ** 2)),
     }
+
+
+def entity_spans(tags: list[str]) -> set[tuple[str, int, int]]:
+    """(type, first word, last word) of each entity in an IOB2 sequence. As conlleval
+    and seqeval's default mode: an I- tag that does not continue an entity of its type
+    starts one."""
+    spans, start, kind = set(), None, None
+    for i, tag in enumerate([*tags, "O"]):
+        continues = tag.startswith("I-") and kind == tag[2:]
+        if start is not None and not continues:
+            spans.add((kind, start, i - 1))
+            start, kind = None, None
+        if tag != "O" and not continues:
+            start, kind = i, tag[2:]
+    return spans
+
+
+def entity_f1(true_tags: list[list[str]], predicted_tags: list[list[str]]) -> dict[str, float]:
+    """Entity-level micro precision / recall / F1 with exact span and type match."""
+    true_count = predicted_count = correct = 0
+    for true, predicted in zip(true_tags, predicted_tags, strict=True):
+        a, b = entity_spans(true), entity_spans(predicted)
+        true_count, predicted_count, correct = (
+            true_count + len(a),
+            predicted_count + len(b),
+            correct + len(a & b),
+        )
+    precision = correct / max(predicted_count, 1)
+    recall = correct / max(true_count, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    return {"precision": precision, "recall": recall, "f1": f1}

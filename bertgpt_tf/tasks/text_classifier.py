@@ -24,6 +24,8 @@ class TextClassifier(keras.Model):
         dropout: dropout on the pooled output before the head.
     """
 
+    encoder_output = "pooled_output"  # what the head reads (TokenClassifier: every position)
+
     def __init__(self, encoder: BertEncoder, num_classes: int, dropout: float = 0.1, **kwargs):
         # === Layers ===
         self.encoder = encoder
@@ -34,8 +36,8 @@ class TextClassifier(keras.Model):
 
         # === Functional Model ===
         inputs = dict(encoder.input)
-        pooled = encoder(inputs)["pooled_output"]
-        logits = self.head(self.head_dropout(pooled))
+        features = encoder(inputs)[self.encoder_output]
+        logits = self.head(self.head_dropout(features))
         outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
@@ -53,7 +55,7 @@ class TextClassifier(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config: dict) -> "TextClassifier":
+    def from_config(cls, config: dict):
         config = dict(config)
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         return cls(**config)

@@ -74,3 +74,36 @@ def encode_texts(
         "segment_ids": segment_ids.to_tensor(0, shape=shape),
         "padding_mask": tf.sequence_mask(lengths, length, dtype=tf.int32),
     }
+
+
+def encode_words(
+    tokenizer, words: tf.RaggedTensor, sequence_length: int, static: bool
+) -> tuple[dict[str, tf.Tensor], tf.RaggedTensor]:
+    """(batch, words) ragged strings -> the encoder's inputs for `[CLS] pieces [SEP]`
+    and `first_piece` (batch, words) ragged int32: each word's first-piece position in
+    `token_ids`, or -1 for words cut off by `sequence_length`. A word with no pieces
+    (e.g. only control characters) becomes [UNK], so every word has a first piece."""
+    pieces = tokenizer.tokenize(words.flat_values)  # (total words, pieces)
+    empty = tf.equal(pieces.row_lengths(), 0)
+    unk = tf.RaggedTensor.from_row_lengths(
+        tf.fill([tf.reduce_sum(tf.cast(empty, tf.int32))], tokenizer.unk_id),
+        tf.cast(empty, tf.int64),
+    )
+    pieces = tf.concat([pieces, tf.cast(unk, pieces.dtype)], axis=1)
+    word_lengths = pieces.row_lengths()  # (total words,)
+    pieces = tf.RaggedTensor.from_row_splits(pieces, words.row_splits)  # (batch, words, pieces)
+    # First-piece positions: 1 ([CLS]) + exclusive cumulative piece count per sentence.
+    lengths = tf.RaggedTensor.from_row_splits(word_lengths, words.row_splits)
+    first = tf.cast(1 + tf.math.cumsum(lengths, axis=1, exclusive=True), tf.int32)
+    first = tf.where(first < sequence_length - 1, first, -1)
+    segment = trim_single(pieces.merge_dims(1, 2), sequence_length - 2)
+    token_ids, segment_ids = pack_segments([segment], tokenizer.cls_id, tokenizer.sep_id)
+    lengths = token_ids.row_lengths()
+    length = sequence_length if static else tf.cast(tf.reduce_max(lengths), tf.int32)
+    shape = [None, sequence_length] if static else None
+    inputs = {
+        "token_ids": token_ids.to_tensor(tokenizer.pad_id, shape=shape),
+        "segment_ids": segment_ids.to_tensor(0, shape=shape),
+        "padding_mask": tf.sequence_mask(lengths, length, dtype=tf.int32),
+    }
+    return inputs, first

@@ -17,7 +17,11 @@ import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.config import Config
-from bertgpt_tf.evaluation.metrics import classification_metrics, regression_metrics
+from bertgpt_tf.evaluation.metrics import (
+    classification_metrics,
+    entity_f1,
+    regression_metrics,
+)
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes)
 from bertgpt_tf.tasks.text_classifier import (
@@ -27,6 +31,7 @@ from bertgpt_tf.tasks.text_classifier import (
     freeze_layers,
     merge_lora,
 )
+from bertgpt_tf.tasks.token_classifier import TokenClassifier
 from bertgpt_tf.training.fit import fit, make_strategy
 from bertgpt_tf.training.optimizer import make_optimizer
 
@@ -91,7 +96,10 @@ def finetune(
     t = config.train
     with make_strategy().scope():
         encoder = _encoder(config, tokenizer.vocabulary_size)
-        model = TextClassifier(encoder, len(labels) if labels else 1, config.model.dropout)
+        model_class = TokenClassifier if t.task == "ner" else TextClassifier
+        model = model_class(encoder, len(labels) if labels else 1, config.model.dropout)
+        if model_class is TokenClassifier:  # the pooler is unused: keep it out of the count
+            encoder.pooled_dense.trainable = False
         if t.lora_rank:
             enable_lora(encoder, t.lora_rank)
         elif t.freeze_layers >= 0:
@@ -128,7 +136,7 @@ def finetune(
     if t.lora_rank:
         model = merge_lora(model)
     model.save(os.path.join(run_dir, "model.keras"))
-    report = evaluate(model, datasets["test"], test_targets, labels is not None)
+    report = evaluate(model, datasets["test"], test_targets, labels, t.task)
     report.update(
         task=t.task, dataset=config.data.train_data or config.data.dataset or "default",
         init_from=t.init_from or "none", method=_method_name(t), parameters=parameters,
@@ -156,12 +164,22 @@ def _best(history: dict, monitor: tuple[str, str]) -> float | None:
     return float(max(values) if monitor[1] == "max" else min(values))
 
 
-def evaluate(model: keras.Model, dataset, targets: np.ndarray, classify: bool) -> dict:
-    """Test metrics of `model` on `dataset` (one ordered pass, `targets` in order)."""
+def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, task: str) -> dict:
+    """Test metrics of `model` on `dataset` (one ordered pass, `targets` in order):
+    accuracy / macro F1, Pearson / Spearman, or entity-level P / R / F1 (ner: `targets`
+    are the IOB2 tag lists; a word's tag is predicted at its first piece)."""
     outputs = model.predict(dataset.map(lambda inputs, *rest: inputs), verbose=0)
-    if classify:
+    if task == "regress":
+        return {"test": regression_metrics(targets, outputs)}
+    if task != "ner":
         return {"test": classification_metrics(targets, outputs)}
-    return {"test": regression_metrics(targets, outputs)}
+    weights = np.concatenate([w.numpy() for _, _, w in dataset])  # 1 at first pieces
+    predicted = []
+    for tags, logits, first in zip(targets, outputs, weights, strict=True):
+        ids = np.argmax(logits[first > 0], axis=-1)
+        words = [labels[i] for i in ids] + ["O"] * (len(tags) - len(ids))  # cut-off: O
+        predicted.append(words)
+    return {"test": entity_f1(targets, predicted)}
 
 
 def write_eval(run_dir: str, report: dict) -> None:
@@ -170,6 +188,14 @@ def write_eval(run_dir: str, report: dict) -> None:
     with open(os.path.join(run_dir, "eval.md"), "w") as f:
         f.write(eval_table([(run_dir, report)]) + "\n")
     logging.info("test: %s", report["test"])
+
+
+def read_eval(run_dir: str) -> dict:
+    path = os.path.join(run_dir, "eval.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no eval.json in {run_dir}: not a finished fine-tuning run")
+    with open(path) as f:
+        return json.load(f)
 
 
 def eval_table(reports: list[tuple[str, dict]]) -> str:
@@ -193,9 +219,14 @@ def export_classifier(config, model, tokenizer, labels, pair, export_base, repor
     """`saved_models/<task>-<preset>/<next version>` with `labels` (names) in the card."""
     from bertgpt_tf.export.classifier_serving import TextClassifierServing
     from bertgpt_tf.export.from_run import training_data
+    from bertgpt_tf.export.ner_serving import NERServing
     from bertgpt_tf.export.saved_model import export_saved_model
 
-    module = TextClassifierServing(model, tokenizer, config.data.sequence_length, labels, pair)
+    length = config.data.sequence_length
+    if config.train.task == "ner":
+        module = NERServing(model, tokenizer, length, labels)
+    else:
+        module = TextClassifierServing(model, tokenizer, length, labels, pair)
     name = config.train.export_name or f"{config.train.task}-{config.train.preset}"
     card = {
         "task": config.train.task,

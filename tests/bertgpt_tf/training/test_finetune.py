@@ -11,6 +11,7 @@ import pytest
 
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.classifier_serving import TextClassifierServing
+from bertgpt_tf.export.ner_serving import NERServing
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
@@ -135,3 +136,45 @@ def test_regress_on_pairs_learns_and_exports_a_score(tmp_path, assert_servable):
     assert scores.shape == (2,) and scores[0] > scores[1]
     # serving_default + regress x 2 warmup + this one; 2 REST bodies each; 1 output
     assert assert_servable(module, path, [("regress", pair)]) == 4 * 2 * 1
+
+
+PEOPLE, PLACES = ["Anna Berg", "Jürgen", "Li Wei"], ["Zürich", "New York", "Oslo"]
+
+
+def _conll_file(path, n: int, seed: int = 0) -> str:
+    """CoNLL-format sentences `[words] [<person>] <word> [<place>] .` in IOB1 (I- tags)."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        person, place = rng.choice(PEOPLE).split(), rng.choice(PLACES).split()
+        tagged = [(w, "O") for w in rng.choices(WORDS, k=rng.randint(0, 3))]
+        tagged += [(w, "I-PER") for w in person] * (rng.random() < 0.7)
+        tagged += [(rng.choice(WORDS), "O")]
+        tagged += [(w, "I-LOC") for w in place] * (rng.random() < 0.7) + [(".", "O")]
+        lines += [f"{w} X X {t}" for w, t in tagged] + [""]
+    path.write_text("-DOCSTART- -X- O O\n\n" + "\n".join(lines))
+    return str(path)
+
+
+def test_ner_learns_entities_and_serves_character_spans(tmp_path, assert_servable):
+    config = _config(
+        tmp_path, "ner", task="ner", train_data=_conll_file(tmp_path / "ner.txt", 400), epochs=6
+    )
+    path = run_finetune(config, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "ner" / "eval.json"))
+    assert report["labels"] == ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]  # IOB1 -> IOB2
+    assert report["test"]["f1"] > 0.9, report
+    model = keras.saving.load_model(str(tmp_path / "ner" / "model.keras"))
+    saved = Config.from_json(str(tmp_path / "ner" / "config.json"))
+    tokenizer = WordPieceTokenizer(saved.data.vocabulary)
+    module = NERServing(model, tokenizer, 16, report["labels"])
+    texts = np.array(["Anna Berg bank Zürich.", "the dog sleeps", "Li Wei, New York"], object)
+    out = module.call_signature("ner", {"text": texts})
+    first = [(t.decode(), k.decode(), s, e) for t, k, s, e in zip(
+        out["entity_text"][0], out["entity_type"][0], out["entity_start"][0], out["entity_end"][0],
+        strict=True) if t]  # fmt: skip
+    assert first == [("Anna Berg", "PER", 0, 9), ("Zürich", "LOC", 15, 21)]
+    assert texts[0][15:21] == "Zürich"  # character offsets, not bytes
+    assert list(out["num_entities"]) == [2, 0, 2]
+    # serving_default + ner x 2 warmup + this one; batched: 2 REST bodies; 5 outputs
+    assert assert_servable(module, path, [("ner", {"text": texts})]) == 4 * 2 * 5
