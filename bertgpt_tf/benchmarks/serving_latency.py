@@ -1,11 +1,11 @@
 """In-process serving latency of exported SavedModels: `serving_default` on raw text.
 
-    python -m bertgpt_tf.benchmarks.serving_latency \
+    python -m bertgpt_tf.benchmarks.serving_latency --texts=../shared/data/sst2/dev.tsv \
         [--models=saved_models/classify-mini,saved_models/mlm-mini] [--calls=1000]
 
 For each model (its newest version): load with `tf.saved_model.load`, call the raw-text
-`serving_default` `--calls` times with one real sentence (SST-2 dev, with one word
-masked for fill-mask), then `--batch_calls` times with `--batch_size` sentences; report
+`serving_default` `--calls` times with one sentence (of `--texts`, e.g. SST-2 dev, one
+word masked for fill-mask), then `--batch_calls` times with `--batch_size` sentences; report
 p50 / p99 ms and sentences/s. Beside a classifier, the peer path of ../shared/PEERS.md:
 the same Keras model through Keras' own `model.export` (token ids in: tokenization is
 not timed there, while ours includes it).
@@ -21,15 +21,18 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from pipelines.sources import resolve_data_dir
-
 flags.DEFINE_list(
     "models", ["saved_models/classify-mini", "saved_models/mlm-mini"], "model base paths"
 )
 flags.DEFINE_integer("calls", 1000, "single-sentence calls per model")
 flags.DEFINE_integer("batch_size", 32, "sentences per batched call")
 flags.DEFINE_integer("batch_calls", 50, "batched calls per model")
-flags.DEFINE_string("data_dir", "", "data root (for SST-2 dev sentences)")
+flags.DEFINE_string(
+    "texts",
+    "",
+    "sentences to send: a text file, or a TSV whose first column is the text "
+    "(e.g. ../shared/data/sst2/dev.tsv); default: the model's warmup requests",
+)
 FLAGS = flags.FLAGS
 
 
@@ -40,10 +43,15 @@ def newest_version(model_base_path: str) -> str:
     return os.path.join(model_base_path, str(max(versions)))
 
 
-def sentences(task: str) -> list[str]:
-    path = os.path.join(resolve_data_dir(FLAGS.data_dir), "sst2", "dev.tsv")
-    with open(path, encoding="utf-8") as f:
-        texts = [line.split("\t")[0].strip() for line in f.readlines()[1:]]
+def sentences(task: str, saved_model_dir: str) -> list[str]:
+    if not FLAGS.texts:
+        from bertgpt_tf.export.warmup import read_warmup_requests
+
+        requests = read_warmup_requests(saved_model_dir)
+        return [t.decode() for _, inputs in requests for t in inputs.get("text", [])]
+    with open(FLAGS.texts, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    texts = [line.split("\t")[0].strip() for line in lines[FLAGS.texts.endswith(".tsv") :]]
     if task == "mlm":  # one word masked per sentence
         rng = random.Random(0)
         masked = []
@@ -110,7 +118,7 @@ def main(argv):
         path = newest_version(base)
         with open(os.path.join(path, "model_card.json")) as f:
             card = json.load(f)
-        texts = sentences(card["task"])
+        texts = sentences(card["task"], path)
         loaded = tf.saved_model.load(path)  # keep a reference: signatures hold it weakly
         serve = loaded.signatures["serving_default"]
 
