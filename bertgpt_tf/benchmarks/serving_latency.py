@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the TF-Text ops the exports use)
 from absl import app, flags
 
 flags.DEFINE_list(
