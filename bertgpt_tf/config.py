@@ -56,7 +56,7 @@ class DataConfig:
     max_line_bytes: int = 100_000  # longer lines are truncated (and counted)
     # Fine-tuning data: a shared dataset by name, or --train_data (TSV/CSV/JSONL) with
     # these columns.
-    dataset: str = ""  # sst2 | chnsenticorp | stsb; "" -> the task's default
+    dataset: str = ""  # sst2 | chnsenticorp | stsb | conll2003; "" -> the task's default
     text_column: str = "text"
     text_b_column: str = ""  # set for sentence-pair data
     label_column: str = "label"

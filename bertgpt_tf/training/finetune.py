@@ -1,4 +1,4 @@
-"""Fine-tuning a pretrained (or fresh) encoder: `classify` and `regress`.
+"""Fine-tuning a pretrained (or fresh) encoder: `classify`, `regress` and `ner`.
 
 `run_train.py` prepares the data (splits, vocabulary, tf.data); here: the encoder from
 `--init_from`'s run (or a new one) -> the method (full, `--freeze_layers`,
@@ -34,8 +34,6 @@ from bertgpt_tf.tasks.text_classifier import (
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
 from bertgpt_tf.training.fit import fit, make_strategy
 from bertgpt_tf.training.optimizer import make_optimizer
-
-FINETUNE_TASKS = ("classify", "regress")
 
 
 def resolve_init_from(config: Config) -> Config:
