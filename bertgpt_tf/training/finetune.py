@@ -166,15 +166,16 @@ def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, tas
     """Test metrics of `model` on `dataset` (one ordered pass, `targets` in order):
     accuracy / macro F1, Pearson / Spearman, or entity-level P / R / F1 (ner: `targets`
     are the IOB2 tag lists; a word's tag is predicted at its first piece)."""
-    outputs = model.predict(dataset.map(lambda inputs, *rest: inputs), verbose=0)
-    if task == "regress":
-        return {"test": regression_metrics(targets, outputs)}
     if task != "ner":
-        return {"test": classification_metrics(targets, outputs)}
-    weights = np.concatenate([w.numpy() for _, _, w in dataset])  # 1 at first pieces
+        outputs = model.predict(dataset.map(lambda inputs, *rest: inputs), verbose=0)
+        metrics = regression_metrics if task == "regress" else classification_metrics
+        return {"test": metrics(targets, outputs)}
+    # One pass: logits beside the weights (1 at each word's first piece), static length.
+    batches = [(model.predict_on_batch(inputs), w.numpy()) for inputs, _, w in dataset]
+    logits, weights = (np.concatenate(part) for part in zip(*batches, strict=True))
     predicted = []
-    for tags, logits, first in zip(targets, outputs, weights, strict=True):
-        ids = np.argmax(logits[first > 0], axis=-1)
+    for tags, sentence_logits, first in zip(targets, logits, weights, strict=True):
+        ids = np.argmax(sentence_logits[first > 0], axis=-1)
         words = [labels[i] for i in ids] + ["O"] * (len(tags) - len(ids))  # cut-off: O
         predicted.append(words)
     return {"test": entity_f1(targets, predicted)}
