@@ -30,6 +30,8 @@ class ModelConfig:
     dropout: float = 0.1
     max_sequence_length: int = 512
     num_segments: int = 2  # BERT family
+    normalize_first: bool = False  # BERT family: pre-LN blocks (GPT is always pre-LN)
+    tie_word_embeddings: bool = True  # BERT family: MLM head projects with the token embedding
     position: str = "learned"  # GPT family: learned | rope
     ffn: str = "gelu"  # GPT family: gelu | swiglu
 

@@ -1,4 +1,4 @@
-"""BertEncoder: the post-LN BERT backbone as a functional Keras model."""
+"""BertEncoder: the BERT backbone (post-LN, or pre-LN on request) as a functional Keras model."""
 
 import keras
 import keras_hub
@@ -26,6 +26,11 @@ class BertEncoder(keras.Model):
         dropout: dropout rate everywhere (embeddings, attention, FFN).
         max_sequence_length: size of the learned position table.
         num_segments: size of the segment (token type) table.
+        normalize_first: pre-LN blocks (LayerNorm before attention and FFN) and a final
+            LayerNorm, instead of BERT's post-LN. Post-LN BERT sits on a "predict the
+            frequent words" plateau for thousands of steps before it learns to use
+            context; pre-LN leaves it several times sooner (README: "Pre-LN"), which is
+            what a CPU budget of minutes needs.
 
     Example:
     >>> encoder = BertEncoder(vocabulary_size=100, num_layers=1, num_heads=2,
@@ -47,6 +52,7 @@ class BertEncoder(keras.Model):
         dropout: float = 0.1,
         max_sequence_length: int = 512,
         num_segments: int = 2,
+        normalize_first: bool = False,
         **kwargs,
     ):
         # === Layers ===
@@ -80,10 +86,16 @@ class BertEncoder(keras.Model):
                 activation="gelu",
                 layer_norm_epsilon=1e-12,
                 kernel_initializer=bert_kernel_initializer(),
+                normalize_first=normalize_first,
                 name=f"transformer_layer_{i}",
             )
             for i in range(num_layers)
         ]
+        self.final_layer_norm = None
+        if normalize_first:
+            self.final_layer_norm = keras.layers.LayerNormalization(
+                epsilon=1e-12, name="final_layer_norm"
+            )
         self.pooled_dense = keras.layers.Dense(
             hidden_dim,
             kernel_initializer=bert_kernel_initializer(),
@@ -95,13 +107,8 @@ class BertEncoder(keras.Model):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        tokens = self.token_embedding(token_ids)
-        x = self.embeddings_add(
-            [tokens, self.position_embedding(tokens), self.segment_embedding(segment_ids)]
-        )
-        x = self.embeddings_dropout(self.embeddings_layer_norm(x))
-        for block in self.transformer_layers:
-            x = block(x, padding_mask=padding_mask)  # (batch, seq, hidden)
+        x = self.embed(token_ids, segment_ids)
+        x = self.transform(x, padding_mask)
         pooled = self.pooled_dense(x[:, 0, :])  # [CLS] token -> (batch, hidden)
         super().__init__(
             inputs={
@@ -122,6 +129,24 @@ class BertEncoder(keras.Model):
         self.dropout = dropout
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
+        self.normalize_first = normalize_first
+
+    def embed(self, token_ids, segment_ids):
+        """Token + position + segment embeddings, normalised: (batch, seq, hidden)."""
+        tokens = self.token_embedding(token_ids)
+        x = self.embeddings_add(
+            [tokens, self.position_embedding(tokens), self.segment_embedding(segment_ids)]
+        )
+        return self.embeddings_dropout(self.embeddings_layer_norm(x))
+
+    def transform(self, x, padding_mask):
+        """The transformer blocks (and pre-LN's final LayerNorm) over embedded `x`.
+        Public with `embed` so a task can insert vectors between them (prompt tuning)."""
+        for block in self.transformer_layers:
+            x = block(x, padding_mask=padding_mask)  # (batch, seq, hidden)
+        if self.final_layer_norm is not None:
+            x = self.final_layer_norm(x)
+        return x
 
     def get_config(self) -> dict:
         return {
@@ -135,6 +160,7 @@ class BertEncoder(keras.Model):
             "dropout": self.dropout,
             "max_sequence_length": self.max_sequence_length,
             "num_segments": self.num_segments,
+            "normalize_first": self.normalize_first,
         }
 
     @classmethod

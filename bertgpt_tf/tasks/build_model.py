@@ -14,7 +14,7 @@ def build_model(config: Config) -> keras.Model:
     task = config.train.task
     if task == "mlm":
         encoder = BertEncoder(**config.model_kwargs(BertEncoder))
-        return BertPretrainer(encoder, config.data.pair_objective)
+        return BertPretrainer(encoder, config.data.pair_objective, config.model.tie_word_embeddings)
     if task == "clm":
         return GPTCausalLM(GPTDecoder(**config.model_kwargs(GPTDecoder)))
     raise ValueError(f"No pretraining model for task {task!r} (mlm | clm)")

@@ -58,3 +58,28 @@ def test_config_and_keras_file_round_trip(tmp_path):
     np.testing.assert_allclose(
         np.asarray(encoder(x)["pooled_output"]), np.asarray(restored(x)["pooled_output"]), atol=1e-6
     )
+
+
+def test_pre_ln_encoder_round_trips_and_differs_from_post_ln(tmp_path):
+    post = BertEncoder(**CONFIG)
+    pre = BertEncoder(**CONFIG, normalize_first=True)
+    # One more LayerNorm (final), same shapes otherwise.
+    assert len(pre.weights) == len(post.weights) + 2
+    assert pre.get_config()["normalize_first"] is True
+    path = str(tmp_path / "pre.keras")
+    pre.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.final_layer_norm is not None
+    x = _inputs()
+    np.testing.assert_allclose(
+        np.asarray(pre(x)["sequence_output"]), np.asarray(restored(x)["sequence_output"]), atol=1e-6
+    )
+    # Same (large, random) weights: at the 0.02 init both orders are near-identical.
+    rng = np.random.default_rng(1)
+    shared = [w for w in pre.weights if "final_layer_norm" not in w.path]
+    values = [rng.normal(0, 0.5, w.shape).astype("float32") for w in shared]
+    for w, value in zip(shared, values, strict=True):
+        w.assign(value)
+    post.set_weights(values)
+    gap = np.abs(np.asarray(pre(x)["pooled_output"]) - np.asarray(post(x)["pooled_output"]))
+    assert gap.max() > 1e-3  # the blocks really normalise first
