@@ -162,13 +162,14 @@ def run_generate(config: Config) -> str:
     )  # fmt: skip
 
 
-def run_finetune(config: Config, export_base: str = "") -> str:
-    """splits -> vocabulary (the --init_from run's, or trained on the training texts) ->
-    tokenizer -> tf.data -> bertgpt_tf.training.finetune."""
+def finetune_inputs(config: Config, fresh_run: bool = True):
+    """(config, data, tokenizer, datasets) of a fine-tuning task: splits -> vocabulary
+    (the --init_from run's, or trained on the training texts) -> tokenizer -> tf.data.
+    `fresh_run=False` (evaluate) keeps the run's own directory, vocabulary and sizes."""
     import keras
 
     from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
-    from bertgpt_tf.training.finetune import finetune, resolve_init_from
+    from bertgpt_tf.training.finetune import resolve_init_from
     from bertgpt_tf.training.fit import resolve_run_dir
     from pipelines.finetune_dataset import finetune_datasets
     from pipelines.task_files import DEFAULT_DATASET, load_ner_data, load_task_data
@@ -176,7 +177,9 @@ def run_finetune(config: Config, export_base: str = "") -> str:
 
     keras.utils.set_random_seed(config.train.seed)
     d, t = config.data, config.train
-    config = resolve_init_from(config.replace(model_dir=resolve_run_dir(t.model_dir, t.task)))
+    if fresh_run:
+        config = config.replace(model_dir=resolve_run_dir(t.model_dir, t.task))
+        config = resolve_init_from(config)
     if t.task == "ner":
         data = load_ner_data(d.train_data, d.data_dir, t.seed)
         texts = [" ".join(words) for words in data.splits["train"].words]
@@ -191,14 +194,34 @@ def run_finetune(config: Config, export_base: str = "") -> str:
     vocabulary = config.data.vocabulary or vocabulary_from_texts(
         config.train.model_dir, texts, d.vocabulary_size_target, d.lower_case
     )
-    tokenizer = load_tokenizer("wordpiece", vocabulary, config.data.lower_case)
+    tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, config.data.lower_case)
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
-                                 t.class_weights)  # fmt: skip
+                                 t.class_weights, t.task)  # fmt: skip
+    return config, data, tokenizer, datasets
+
+
+def run_finetune(config: Config, export_base: str = "") -> str:
+    """Fine-tune (bertgpt_tf.training.finetune): fit, test, eval.json, export."""
+    from bertgpt_tf.training.finetune import finetune
+
+    config, data, tokenizer, datasets = finetune_inputs(config)
     return finetune(
         config, tokenizer, datasets, {k: len(v) for k, v in data.splits.items()}, data.test_targets,
         data.label_names, data.pair, export_base or FLAGS.export_base,
     )  # fmt: skip
+
+
+def run_evaluate(config: Config) -> str:
+    """Re-test a finished fine-tuning run (--model_dir) on its test split: eval.json/.md."""
+    from bertgpt_tf.training.finetune import reevaluate
+
+    if not os.path.exists(os.path.join(config.train.model_dir, "eval.json")):
+        raise FileNotFoundError(
+            f"--model_dir={config.train.model_dir!r}: no finished fine-tuning run"
+        )
+    config, data, _, datasets = finetune_inputs(config, fresh_run=False)
+    return reevaluate(config, datasets["test"], data.test_targets, data.label_names)
 
 
 def run_report(config: Config) -> str:
@@ -226,8 +249,10 @@ def run_report(config: Config) -> str:
 TASKS = {
     "vocab": run_vocab,
     "report": run_report,
+    "evaluate": run_evaluate,
     "classify": run_finetune,
     "regress": run_finetune,
+    "embed": run_finetune,
     "ner": run_finetune,
     "mlm": run_pretraining,
     "clm": run_pretraining,

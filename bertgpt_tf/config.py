@@ -91,6 +91,7 @@ class TrainConfig:
     init_from: str = ""  # a pretraining run dir; "" or "none": from scratch
     freeze_layers: int = -1  # >=0: train only the top k encoder layers (0: linear probe)
     lora_rank: int = 0  # >0: LoRA on attention and FFN projections (merged at export)
+    prefix_length: int = 0  # >0: prompt tuning: learned vectors after [CLS], frozen encoder
     patience: int = 2  # early stopping on the validation metric (0: off)
     class_weights: bool = False  # weight classes by inverse frequency
 
@@ -165,8 +166,12 @@ class Config:
             raise ValueError(
                 f"position must be learned|rope and ffn gelu|swiglu: {m.position}, {m.ffn}"
             )
-        if t.lora_rank and t.freeze_layers >= 0:
-            raise ValueError("choose one of --lora_rank and --freeze_layers")
+        if sum([bool(t.lora_rank), t.freeze_layers >= 0, bool(t.prefix_length)]) > 1:
+            raise ValueError("choose one of --lora_rank, --freeze_layers and --prefix_length")
+        if t.prefix_length and t.task not in ("classify", "regress"):
+            raise ValueError(
+                f"--prefix_length (prompt tuning) is for classify/regress, not {t.task}"
+            )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
 

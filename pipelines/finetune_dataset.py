@@ -5,7 +5,13 @@ import numpy as np
 import tensorflow as tf
 
 from bertgpt_tf.tokenizers.segment_packer import encode_texts, encode_words
-from pipelines.task_files import LabeledTexts, TaggedSentences, TaskData, label_array
+from pipelines.task_files import (
+    DataError,
+    LabeledTexts,
+    TaggedSentences,
+    TaskData,
+    label_array,
+)
 
 
 def inverse_frequency_weights(train_ids: np.ndarray, num_classes: int) -> np.ndarray:
@@ -44,6 +50,37 @@ def make_finetune_dataset(
         if labels is None:  # regression: (batch, 1) like the model's output
             rest = (rest[0][:, None], *rest[1:])
         return (inputs, *rest)
+
+    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def make_embed_dataset(
+    data: LabeledTexts,
+    tokenizer,
+    sequence_length: int,
+    batch_size: int,
+    score_scale: float,
+    training: bool,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """(inputs, score / score_scale) batches for the siamese model: each text encoded
+    on its own (`[CLS] text [SEP]`), keyed `<input>_a` for `text`, `<input>_b` for
+    `text_b`."""
+    if data.texts_b is None:
+        raise DataError("embed trains on sentence pairs: give --text_b_column")
+    targets = label_array(data, None) / np.float32(score_scale)
+    features = (np.asarray(data.texts, object), np.asarray(data.texts_b, object))
+    dataset = tf.data.Dataset.from_tensor_slices((features, targets))
+    if training:
+        dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+
+    def encode(texts, target):
+        inputs = {}
+        for side, text in zip(("a", "b"), texts, strict=True):
+            encoded = encode_texts(tokenizer, text, None, sequence_length, static=True)
+            inputs.update({f"{name}_{side}": value for name, value in encoded.items()})
+        return inputs, target[:, None]
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -93,9 +130,11 @@ def finetune_datasets(
     batch_size: int,
     seed: int = 0,
     class_weights: bool = False,
+    task: str = "",
 ) -> dict[str, tf.data.Dataset]:
     """{"train": shuffled and repeated (with inverse-frequency sample weights if
-    `class_weights`), "validation"/"test": one ordered pass}."""
+    `class_weights`), "validation"/"test": one ordered pass}. `task="embed"`: siamese
+    pairs with scores divided by `embed_score_scale(data)`."""
     weights = None
     if class_weights and data.labels:
         train_ids = label_array(data.splits["train"], data.labels)
@@ -103,7 +142,12 @@ def finetune_datasets(
     datasets = {}
     for split, examples in data.splits.items():
         training = split == "train"
-        if isinstance(examples, TaggedSentences):
+        if task == "embed":
+            datasets[split] = make_embed_dataset(
+                examples, tokenizer, sequence_length, batch_size, embed_score_scale(data),
+                training, seed,
+            )  # fmt: skip
+        elif isinstance(examples, TaggedSentences):
             datasets[split] = make_ner_dataset(
                 examples, tokenizer, sequence_length, batch_size, data.labels, training, seed
             )
@@ -113,3 +157,12 @@ def finetune_datasets(
                 class_weights=weights if training else None,
             )  # fmt: skip
     return datasets
+
+
+def embed_score_scale(data: TaskData) -> float:
+    """The largest |score| in training: gold similarities become <= 1, comparable with
+    a cosine (STS-B's 0-5 -> 0-1, as Sentence-BERT trains)."""
+    scale = float(np.max(np.abs(label_array(data.splits["train"], None))))
+    if scale == 0:
+        raise DataError("embed: every training score is 0")
+    return scale

@@ -76,7 +76,7 @@ DATASETS = {
         "stsb",
     ),
 }
-DEFAULT_DATASET = {"classify": "sst2", "regress": "stsb", "ner": "conll2003"}
+DEFAULT_DATASET = {"classify": "sst2", "regress": "stsb", "embed": "stsb", "ner": "conll2003"}
 
 
 def _delimiter(path: str) -> str | None:
@@ -180,7 +180,7 @@ def load_splits(
 ) -> tuple[dict[str, LabeledTexts], dict[str, str]]:
     """(splits, label names) for `task` (classify | regress): the user's `train_data`
     file when given (split 80/10/10), else the named (or the task's default) dataset."""
-    regression = task == "regress"
+    regression = task in ("regress", "embed")  # embed: pairs with similarity scores
     if train_data:
         data = read_table(train_data, text_column, text_b_column, label_column, regression)
         return split_80_10_10(data, seed), {}

@@ -56,24 +56,38 @@ def to_dense(ragged: tf.RaggedTensor, length: int, pad_value: int = 0) -> tf.Ten
 def encode_texts(
     tokenizer, text: tf.Tensor, text_b: tf.Tensor | None, sequence_length: int, static: bool
 ) -> dict[str, tf.Tensor]:
-    """(batch,) strings (and optional second segments) -> the encoder's `token_ids`,
-    `segment_ids` and `padding_mask`, int32 (batch, length): `[CLS] a [SEP] (b [SEP])`
-    trimmed to `sequence_length`. `static`: length is `sequence_length` (training, XLA);
-    else the longest row in the batch (serving: short requests stay cheap)."""
+    """(batch,) strings (and optional second segments) -> the model's inputs, int32
+    (batch, length), trimmed to `sequence_length`. `static`: length is
+    `sequence_length` (training, XLA); else the longest row in the batch (serving:
+    short requests stay cheap).
+
+    An encoder's tokenizer (WordPiece: it has `cls_id`) gives `[CLS] a [SEP] (b [SEP])`
+    as `token_ids`, `segment_ids`, `padding_mask`. A decoder's (GPT) gives
+    `a <end> (b <end>)` as `token_ids`, `padding_mask`, right-padded: the last real
+    token, which has seen the whole text, is an end token (last-token pooling)."""
     first = tokenizer.tokenize(text)
+    encoder = hasattr(tokenizer, "cls_id")
+    budget = sequence_length - (2 if encoder else 1) - (text_b is not None)
     if text_b is None:
-        segments = [trim_single(first, sequence_length - 2)]
+        segments = [trim_single(first, budget)]
     else:
-        segments = list(trim_pair(first, tokenizer.tokenize(text_b), sequence_length - 3))
-    token_ids, segment_ids = pack_segments(segments, tokenizer.cls_id, tokenizer.sep_id)
+        segments = list(trim_pair(first, tokenizer.tokenize(text_b), budget))
+    if encoder:
+        token_ids, segment_ids = pack_segments(segments, tokenizer.cls_id, tokenizer.sep_id)
+    else:
+        end = tf.fill([first.nrows(), 1], tf.constant(tokenizer.end_id, first.dtype))
+        pieces = [part for segment in segments for part in (segment, end)]
+        token_ids, segment_ids = tf.cast(tf.concat(pieces, axis=1), tf.int32), None
     lengths = token_ids.row_lengths()
     length = sequence_length if static else tf.cast(tf.reduce_max(lengths), tf.int32)
     shape = [None, sequence_length] if static else None
-    return {
+    inputs = {
         "token_ids": token_ids.to_tensor(tokenizer.pad_id, shape=shape),
-        "segment_ids": segment_ids.to_tensor(0, shape=shape),
         "padding_mask": tf.sequence_mask(lengths, length, dtype=tf.int32),
     }
+    if segment_ids is not None:
+        inputs["segment_ids"] = segment_ids.to_tensor(0, shape=shape)
+    return inputs
 
 
 def encode_words(

@@ -1,8 +1,8 @@
-"""Fine-tuning a pretrained (or fresh) encoder: `classify`, `regress` and `ner`.
+"""Fine-tuning a pretrained (or fresh) encoder: `classify`, `regress`, `ner`, `embed`.
 
 `run_train.py` prepares the data (splits, vocabulary, tf.data); here: the encoder from
 `--init_from`'s run (or a new one) -> the method (full, `--freeze_layers`,
-`--lora_rank`) -> `model.fit` under the strategy with early stopping on the validation
+`--lora_rank`, `--prefix_length`) -> `model.fit` under the strategy with early stopping on the validation
 metric (best weights restored) -> test metrics in `eval.json` / `eval.md` -> a raw-text
 SavedModel.
 """
@@ -23,7 +23,8 @@ from bertgpt_tf.evaluation.metrics import (
     regression_metrics,
 )
 from bertgpt_tf.models.bert_encoder import BertEncoder
-from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes)
+from bertgpt_tf.tasks import bert_pretrainer, gpt_causal_lm  # noqa: F401  (registers classes)
+from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder, siamese_similarity
 from bertgpt_tf.tasks.text_classifier import (
     TextClassifier,
     count_parameters,
@@ -37,10 +38,16 @@ from bertgpt_tf.training.optimizer import make_optimizer
 
 
 def resolve_init_from(config: Config) -> Config:
-    """With `--init_from=<run>`: the run's model sizes, vocabulary and casing in
-    `config` (the run must be a finished mlm run). Unchanged from scratch."""
+    """With `--init_from=<run>`: the run's model sizes, tokenizer, vocabulary and casing
+    in `config` (a finished mlm run, or a clm run for classify/regress). Unchanged from
+    scratch."""
     source = config.train.init_from
     if source in ("", "none"):
+        if config.tokenizer_kind != "wordpiece":
+            raise ValueError(
+                "from scratch, fine-tuning trains a BERT encoder on WordPiece; for a GPT "
+                "decoder give --init_from=<clm run>"
+            )
         return config
     run_config_path = os.path.join(source, "config.json")
     if not os.path.exists(os.path.join(source, "model.keras")) or not os.path.exists(
@@ -48,26 +55,37 @@ def resolve_init_from(config: Config) -> Config:
     ):
         raise ValueError(f"--init_from={source!r} is not a finished pretraining run")
     pretrained = Config.from_json(run_config_path)
-    if pretrained.train.task != "mlm":
-        raise ValueError(f"--init_from: {source} is a {pretrained.train.task!r} run; need mlm")
+    kind = pretrained.train.task
+    if kind not in ("mlm", "clm") or (kind == "clm" and config.train.task not in DECODER_TASKS):
+        raise ValueError(
+            f"--init_from: {source} is a {kind!r} run; --task={config.train.task} needs an mlm "
+            f"run{' (or a clm run)' if config.train.task in DECODER_TASKS else ''}"
+        )
     sizes = {k: v for k, v in pretrained.to_dict()["model"].items() if k != "dropout"}
     return config.replace(
-        **sizes, vocabulary=pretrained.data.vocabulary, lower_case=pretrained.data.lower_case
-    )
+        **sizes, tokenizer=pretrained.tokenizer_kind, vocabulary=pretrained.data.vocabulary,
+        lower_case=pretrained.data.lower_case,
+    )  # fmt: skip
 
 
 def _encoder(config: Config, vocabulary_size: int) -> BertEncoder:
-    """The `--init_from` run's encoder (in the current strategy scope), or a new one."""
+    """The `--init_from` run's encoder or decoder (in the current strategy scope), or a
+    new encoder."""
     if config.train.init_from in ("", "none"):
         return BertEncoder(**config.model_kwargs(BertEncoder))
     path = os.path.join(config.train.init_from, "model.keras")
-    encoder = keras.saving.load_model(path, compile=False).encoder
+    pretrained = keras.saving.load_model(path, compile=False)
+    encoder = getattr(pretrained, "encoder", None) or pretrained.decoder
     if encoder.vocabulary_size != vocabulary_size:
         raise ValueError(
             f"vocabulary {config.data.vocabulary} has {vocabulary_size} tokens but the "
             f"checkpoint's encoder has {encoder.vocabulary_size}"
         )
     return encoder
+
+
+# Tasks a GPT decoder fine-tunes for (last-token pooling).
+DECODER_TASKS = ("classify", "regress")
 
 
 def finetune(
@@ -94,10 +112,7 @@ def finetune(
     t = config.train
     with make_strategy().scope():
         encoder = _encoder(config, tokenizer.vocabulary_size)
-        model_class = TokenClassifier if t.task == "ner" else TextClassifier
-        model = model_class(encoder, len(labels) if labels else 1, config.model.dropout)
-        if model_class is TokenClassifier:  # the pooler is unused: keep it out of the count
-            encoder.pooled_dense.trainable = False
+        model, exported = _task_model(t, encoder, labels, config.model.dropout)
         if t.lora_rank:
             enable_lora(encoder, t.lora_rank)
         elif t.freeze_layers >= 0:
@@ -107,7 +122,7 @@ def finetune(
         if labels:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        else:
+        else:  # regress, embed (cosine against the scaled gold score)
             loss, metrics = keras.losses.MeanSquaredError(), [keras.metrics.MeanSquaredError("mse")]
         optimizer = make_optimizer(
             t.learning_rate, min(t.warmup_steps, t.steps // 10), t.steps, t.decay,
@@ -124,6 +139,9 @@ def finetune(
                 restore_best_weights=True,
             ),
         )  # fmt: skip
+    before = None
+    if t.task == "embed":  # the untouched encoder's mean-pooled cosines, zero-shot
+        before = evaluate(model, datasets["test"], test_targets, labels, t.task)["test"]
     start = time.time()
     history, _ = fit(
         model, datasets["train"], datasets["validation"], run_dir, t.steps,
@@ -131,10 +149,12 @@ def finetune(
         max_minutes=t.max_minutes, log_every=100, extra_callbacks=callbacks,
     )  # fmt: skip
     minutes = (time.time() - start) / 60
-    if t.lora_rank:
-        model = merge_lora(model)
-    model.save(os.path.join(run_dir, "model.keras"))
     report = evaluate(model, datasets["test"], test_targets, labels, t.task)
+    if t.lora_rank:
+        exported = merge_lora(exported)
+    exported.save(os.path.join(run_dir, "model.keras"))
+    if before is not None:
+        report["before"] = before
     report.update(
         task=t.task, dataset=config.data.train_data or config.data.dataset or "default",
         init_from=t.init_from or "none", method=_method_name(t), parameters=parameters,
@@ -142,10 +162,27 @@ def finetune(
         validation=_best(history.history, monitor), labels=labels, splits=split_sizes,
     )  # fmt: skip
     write_eval(run_dir, report)
-    return export_classifier(config, model, tokenizer, labels, pair, export_base, report)
+    return export_classifier(config, exported, tokenizer, labels, pair, export_base, report)
+
+
+def _task_model(t, encoder: BertEncoder, labels, dropout: float):
+    """(the model `fit` trains, the model that is saved and exported): the same one,
+    except for `embed`, which trains a siamese pair around the `SentenceEmbedder`."""
+    if t.task == "embed":
+        embedder = SentenceEmbedder(encoder)
+        encoder.pooled_dense.trainable = False  # mean pooling: the pooler is unused
+        return siamese_similarity(embedder), embedder
+    if t.task == "ner":
+        model = TokenClassifier(encoder, len(labels), dropout)
+        encoder.pooled_dense.trainable = False  # unused: keep it out of the count
+        return model, model
+    model = TextClassifier(encoder, len(labels) if labels else 1, dropout, t.prefix_length)
+    return model, model
 
 
 def _method_name(t) -> str:
+    if t.prefix_length:
+        return f"prompt-{t.prefix_length}"
     if t.lora_rank:
         return f"lora-{t.lora_rank}"
     if t.freeze_layers == 0:
@@ -168,7 +205,7 @@ def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, tas
     are the IOB2 tag lists; a word's tag is predicted at its first piece)."""
     if task != "ner":
         outputs = model.predict(dataset.map(lambda inputs, *rest: inputs), verbose=0)
-        metrics = regression_metrics if task == "regress" else classification_metrics
+        metrics = classification_metrics if labels else regression_metrics
         return {"test": metrics(targets, outputs)}
     # One pass: logits beside the weights (1 at each word's first piece), static length.
     batches = [(model.predict_on_batch(inputs), w.numpy()) for inputs, _, w in dataset]
@@ -179,6 +216,19 @@ def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, tas
         words = [labels[i] for i in ids] + ["O"] * (len(tags) - len(ids))  # cut-off: O
         predicted.append(words)
     return {"test": entity_f1(targets, predicted)}
+
+
+def reevaluate(config: Config, dataset, targets, labels: list[str] | None) -> str:
+    """`--task=evaluate`: the run's saved model on its test split again; the test
+    metrics in eval.json/eval.md are replaced (the rest of the report is kept)."""
+    run_dir = config.train.model_dir
+    report = read_eval(run_dir)
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    if config.train.task == "embed":
+        model = siamese_similarity(model)
+    report["test"] = evaluate(model, dataset, targets, labels, config.train.task)["test"]
+    write_eval(run_dir, report)
+    return eval_table([(run_dir, report)])
 
 
 def write_eval(run_dir: str, report: dict) -> None:
@@ -217,6 +267,7 @@ def eval_table(reports: list[tuple[str, dict]]) -> str:
 def export_classifier(config, model, tokenizer, labels, pair, export_base, report) -> str:
     """`saved_models/<task>-<preset>/<next version>` with `labels` (names) in the card."""
     from bertgpt_tf.export.classifier_serving import TextClassifierServing
+    from bertgpt_tf.export.embed_serving import EmbedServing
     from bertgpt_tf.export.from_run import training_data
     from bertgpt_tf.export.ner_serving import NERServing
     from bertgpt_tf.export.saved_model import export_saved_model
@@ -224,6 +275,8 @@ def export_classifier(config, model, tokenizer, labels, pair, export_base, repor
     length = config.data.sequence_length
     if config.train.task == "ner":
         module = NERServing(model, tokenizer, length, labels)
+    elif config.train.task == "embed":
+        module = EmbedServing(model, tokenizer, length)
     else:
         module = TextClassifierServing(model, tokenizer, length, labels, pair)
     name = config.train.export_name or f"{config.train.task}-{config.train.preset}"

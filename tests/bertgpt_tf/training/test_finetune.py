@@ -11,11 +11,12 @@ import pytest
 
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.classifier_serving import TextClassifierServing
+from bertgpt_tf.export.embed_serving import EmbedServing
 from bertgpt_tf.export.ner_serving import NERServing
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
-from run_train import run_finetune
+from run_train import run_evaluate, run_finetune
 from tests.conftest import WORDS
 
 POSITIVE, NEGATIVE = (
@@ -178,3 +179,131 @@ def test_ner_learns_entities_and_serves_character_spans(tmp_path, assert_servabl
     assert list(out["num_entities"]) == [2, 0, 2]
     # serving_default + ner x 2 warmup + this one; batched: 2 REST bodies; 5 outputs
     assert assert_servable(module, path, [("ner", {"text": texts})]) == 4 * 2 * 5
+
+
+def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servable):
+    """Pairs are similar (5.0) when their sentiment words agree, else 0.0: the siamese
+    encoder must learn it; the export gives unit vectors whose dot is `similarity`."""
+    rng = random.Random(2)
+    lines = ["a\tb\tscore"]
+    for _ in range(500):
+        side_a, side_b = rng.random() < 0.5, rng.random() < 0.5
+        texts = [
+            " ".join(rng.choices(WORDS, k=3) + [rng.choice(POSITIVE if side else NEGATIVE)])
+            for side in (side_a, side_b)
+        ]
+        lines.append(f"{texts[0]}\t{texts[1]}\t{5.0 if side_a == side_b else 0.0}")
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
+    config = _config(
+        tmp_path, "embed", task="embed", train_data=str(tmp_path / "pairs.tsv"), epochs=6,
+        text_column="a", text_b_column="b", label_column="score",
+    )  # fmt: skip
+    path = run_finetune(config, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "embed" / "eval.json"))
+    assert report["test"]["spearman"] > 0.7, report
+    assert report["before"]["spearman"] < report["test"]["spearman"] - 0.3, report
+    model = keras.saving.load_model(str(tmp_path / "embed" / "model.keras"))
+    saved = Config.from_json(str(tmp_path / "embed" / "config.json"))
+    module = EmbedServing(model, WordPieceTokenizer(saved.data.vocabulary), 16)
+    texts = np.array(["a superb bridge", "the lovely river", "dull dog"], object)
+    vectors = module.call_signature("embed", {"text": texts})["embedding"]
+    assert vectors.shape == (3, 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=-1), 1.0, rtol=1e-5)
+    pair = {"text": texts, "text_b": texts[[1, 2, 0]]}
+    scores = module.call_signature("similarity", pair)["score"]
+    np.testing.assert_allclose(scores, (vectors * vectors[[1, 2, 0]]).sum(-1), atol=1e-5)
+    assert scores[0] > scores[1]  # positive-positive beats positive-negative
+    # serving_default + embed x 2 + similarity; + this one; 2 REST bodies; 1 output each
+    assert assert_servable(module, path, [("similarity", pair)]) == 5 * 2 * 1
+    # --task=evaluate re-tests the saved embedder (wrapped in the siamese pair again).
+    (tmp_path / "embed" / "eval.json").write_text(json.dumps({**report, "test": {}}))
+    table = run_evaluate(saved)
+    again = json.load(open(tmp_path / "embed" / "eval.json"))
+    assert again["test"]["spearman"] == pytest.approx(report["test"]["spearman"], abs=1e-6)
+    assert again["before"] == report["before"] and "| embed |" in table
+
+
+def test_prompt_tuning_trains_only_the_prompt_and_head(tmp_path, pretrained_run):
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 400)
+    config = _config(
+        tmp_path, "prompt", train_data=data, epochs=3, init_from=pretrained_run, prefix_length=4
+    )
+    path = run_finetune(config, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "prompt" / "eval.json"))
+    # 4 prompt vectors of width 32 + the 32x2 head and its bias; the encoder is frozen
+    assert report["method"] == "prompt-4"
+    assert report["parameters"]["trainable"] == 4 * 32 + 32 * 2 + 2, report["parameters"]
+    pretrained = keras.saving.load_model(os.path.join(pretrained_run, "model.keras"))
+    tuned = keras.saving.load_model(str(tmp_path / "prompt" / "model.keras"))
+    for a, b in zip(pretrained.encoder.weights, tuned.encoder.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    prompt = tuned.get_layer("soft_prompt").prompt.numpy()
+    assert prompt.shape == (4, 32) and np.abs(prompt).max() > 0
+    # The prompt is real input: replacing it changes the logits. (Not by much: this
+    # random 0.02-scale encoder barely reacts to any input; unwired, the gap would be 0.)
+    inputs = {k: np.ones((2, 6), "int32") for k in ("token_ids", "padding_mask")}
+    inputs["segment_ids"] = np.zeros((2, 6), "int32")
+    before = tuned.predict_on_batch(inputs)
+    tuned.get_layer("soft_prompt").prompt.assign(np.full_like(prompt, 5.0))
+    assert np.abs(tuned.predict_on_batch(inputs) - before).max() > 1e-6
+    assert os.path.exists(os.path.join(path, "saved_model.pb"))
+
+
+@pytest.fixture
+def pretrained_gpt_run(tmp_path):
+    """A (randomly initialised) clm run with a BPE tokenizer trained on the test words."""
+    from bertgpt_tf.models.gpt_decoder import GPTDecoder
+    from bertgpt_tf.tasks.gpt_causal_lm import GPTCausalLM
+    from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece
+
+    run_dir = tmp_path / "gpt"
+    run_dir.mkdir()
+    rng = random.Random(3)
+    lines = [" ".join(rng.choices(WORDS + POSITIVE + NEGATIVE, k=8)) for _ in range(300)]
+    (run_dir / "spm_bpe.model").write_bytes(train_sentencepiece(lines, 400, progress=False))
+    sizes = {k: v for k, v in SIZES.items() if k != "sequence_length"}
+    GPTCausalLM(GPTDecoder(vocabulary_size=400, **sizes)).save(str(run_dir / "model.keras"))
+    config = Config.from_preset(
+        "tiny", task="clm", tokenizer="bpe", vocabulary=str(run_dir / "spm_bpe.model"),
+        vocabulary_size=400, **SIZES,
+    )  # fmt: skip
+    config.to_json(str(run_dir / "config.json"))
+    return str(run_dir)
+
+
+def test_classify_from_a_gpt_decoder_pools_the_last_token(
+    tmp_path, pretrained_gpt_run, assert_servable
+):
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 600)
+    config = _config(
+        tmp_path, "gpt-classify", train_data=data, epochs=4, init_from=pretrained_gpt_run
+    )
+    path = run_finetune(config, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "gpt-classify" / "eval.json"))
+    assert report["test"]["accuracy"] >= 0.9, report
+    model = keras.saving.load_model(str(tmp_path / "gpt-classify" / "model.keras"))
+    assert set(model.input) == {"token_ids", "padding_mask"}  # a decoder: no segments
+    saved = Config.from_json(str(tmp_path / "gpt-classify" / "config.json"))
+    assert saved.data.tokenizer == "bpe"
+    from bertgpt_tf.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
+
+    tokenizer = SentencePieceTokenizer(saved.data.vocabulary)
+    module = TextClassifierServing(model, tokenizer, 16, ["neg", "pos"])
+    texts = np.array(
+        ["the quick fox superb over lazy dog", "people walk awful across city"], object
+    )
+    out = module.call_signature("classify", {"text": texts})
+    assert list(out["label"]) == [b"pos", b"neg"]
+    # Right padding does not change a row's answer (the last real token is pooled).
+    alone = module.call_signature("classify", {"text": texts[1:]})
+    np.testing.assert_allclose(alone["probabilities"], out["probabilities"][1:], atol=1e-5)
+    assert assert_servable(module, path, [("classify", {"text": texts})]) == 4 * 2 * 3
+
+
+def test_gpt_decoder_is_refused_for_ner_and_a_bpe_scratch_run(tmp_path, pretrained_gpt_run):
+    ner = _config(tmp_path, "gpt-ner", task="ner", init_from=pretrained_gpt_run)
+    with pytest.raises(ValueError, match="needs an mlm run"):
+        run_finetune(ner, str(tmp_path / "saved_models"))
+    scratch = _config(tmp_path, "bpe-scratch", tokenizer="bpe", train_data="unused.tsv")
+    with pytest.raises(ValueError, match="for a GPT decoder give --init_from"):
+        run_finetune(scratch, str(tmp_path / "saved_models"))
