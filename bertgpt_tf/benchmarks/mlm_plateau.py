@@ -8,8 +8,13 @@ trained on it with the vocabulary size and head tying varied:
 
     python -m bertgpt_tf.benchmarks.mlm_plateau [--steps=500]
 
-and the table gives the masked-token accuracy over training. (README: "The MLM
-plateau".)
+and the table gives the masked-token accuracy over training. With `--runs=a,b` it
+instead measures how much of the token embeddings of pretraining runs is one shared
+direction (a tied head on the plateau pushes every row the same way):
+
+    python -m bertgpt_tf.benchmarks.mlm_plateau --runs=runs/mlm-mini-accept,runs/mlm-mini-untied
+
+(README: "The MLM plateau".)
 """
 
 import time
@@ -26,6 +31,7 @@ from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID
 flags.DEFINE_integer("steps", 500, "training steps per configuration")
 flags.DEFINE_integer("words", 60, "distinct words in the cycle")
 flags.DEFINE_list("vocabulary_sizes", ["100", "30522"], "vocabulary sizes to compare")
+flags.DEFINE_list("runs", [], "mlm run directories: report embedding anisotropy instead")
 FLAGS = flags.FLAGS
 
 BATCH, LENGTH, PREDICTIONS = 32, 64, 20
@@ -72,8 +78,29 @@ def accuracy_curve(vocabulary_size: int, tie: bool, steps: int, words: int) -> l
     return history.history["accuracy"]
 
 
+def embedding_anisotropy(run_dir: str, sample: int = 2000) -> tuple[float, float]:
+    """(mean pairwise cosine of `sample` token embeddings, share of their mean squared
+    norm that is the mean vector): both about 0 for random rows, 1 when collapsed."""
+    from bertgpt_tf.tasks import gpt_causal_lm  # noqa: F401  (registers classes)
+
+    model = keras.saving.load_model(f"{run_dir}/model.keras", compile=False)
+    rows = model.encoder.token_embedding.embeddings.numpy()[5:]  # past the specials
+    rng = np.random.default_rng(0)
+    rows = rows[rng.choice(len(rows), min(sample, len(rows)), replace=False)]
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    cosines = (unit @ unit.T)[~np.eye(len(rows), dtype=bool)]
+    share = np.sum(rows.mean(0) ** 2) / np.mean(np.sum(rows**2, axis=1))
+    return float(cosines.mean()), float(share)
+
+
 def main(argv):
     del argv
+    if FLAGS.runs:
+        print("| run | mean pairwise cosine | shared-direction share |\n|---|---|---|")
+        for run_dir in FLAGS.runs:
+            cosine, share = embedding_anisotropy(run_dir)
+            print(f"| {run_dir} | {cosine:.3f} | {share:.3f} |")
+        return
     epoch = max(1, FLAGS.steps // 5)
     header = " | ".join(f"steps {epoch * (i + 1)}" for i in range(FLAGS.steps // epoch))
     print(f"Masked-token accuracy (mean over each {epoch} steps); context-free best: "

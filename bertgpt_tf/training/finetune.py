@@ -206,7 +206,10 @@ def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, tas
     if task != "ner":
         outputs = model.predict(dataset.map(lambda inputs, *rest: inputs), verbose=0)
         metrics = classification_metrics if labels else regression_metrics
-        return {"test": metrics(targets, outputs)}
+        result = metrics(targets, outputs)
+        if task == "embed":  # cosines are not on the scores' scale: rank metrics only
+            result.pop("mse")
+        return {"test": result}
     # One pass: logits beside the weights (1 at each word's first piece), static length.
     batches = [(model.predict_on_batch(inputs), w.numpy()) for inputs, _, w in dataset]
     logits, weights = (np.concatenate(part) for part in zip(*batches, strict=True))
