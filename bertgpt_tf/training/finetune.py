@@ -1,10 +1,10 @@
 """Fine-tuning a pretrained (or fresh) encoder: `classify`, `regress`, `ner`, `embed`.
 
-`run_train.py` prepares the data (splits, vocabulary, tf.data); here: the encoder from
-`--init_from`'s run (or a new one) -> the method (full, `--freeze_layers`,
-`--lora_rank`, `--prefix_length`) -> `model.fit` under the strategy with early stopping on the validation
-metric (best weights restored) -> test metrics in `eval.json` / `eval.md` -> a raw-text
-SavedModel.
+`run_train.py` prepares the data (splits, vocabulary, tf.data); here: the encoder (or
+GPT decoder) from `--init_from`'s run, or a new encoder -> the method (full,
+`--freeze_layers`, `--lora_rank`, `--prefix_length`) -> `model.fit` under the strategy
+with early stopping on the validation metric (best weights restored) -> test metrics in
+`eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
 import json
