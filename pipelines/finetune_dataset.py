@@ -4,6 +4,7 @@ tokenized and packed in the graph by the same `encode_texts` the exports run."""
 import numpy as np
 import tensorflow as tf
 
+from bertgpt_tf.tasks.sentence_embedder import SIDES
 from bertgpt_tf.tokenizers.segment_packer import encode_texts, encode_words
 from pipelines.task_files import (
     DataError,
@@ -77,7 +78,7 @@ def make_embed_dataset(
 
     def encode(texts, target):
         inputs = {}
-        for side, text in zip(("a", "b"), texts, strict=True):
+        for side, text in zip(SIDES, texts, strict=True):
             encoded = encode_texts(tokenizer, text, None, sequence_length, static=True)
             inputs.update({f"{name}_{side}": value for name, value in encoded.items()})
         return inputs, target[:, None]
@@ -140,11 +141,12 @@ def finetune_datasets(
         train_ids = label_array(data.splits["train"], data.labels)
         weights = inverse_frequency_weights(train_ids, len(data.labels))
     datasets = {}
+    scale = embed_score_scale(data) if task == "embed" else None
     for split, examples in data.splits.items():
         training = split == "train"
         if task == "embed":
             datasets[split] = make_embed_dataset(
-                examples, tokenizer, sequence_length, batch_size, embed_score_scale(data),
+                examples, tokenizer, sequence_length, batch_size, scale,
                 training, seed,
             )  # fmt: skip
         elif isinstance(examples, TaggedSentences):
