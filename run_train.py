@@ -67,7 +67,7 @@ def run_pretraining(config: Config) -> str:
     """vocabulary -> tokenizer -> datasets -> model (in the strategy scope) -> fit -> export."""
     import keras
 
-    from bertgpt_tf.tasks.build_model import build_model
+    from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
     from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
     from bertgpt_tf.training.callbacks import global_step
     from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir, resume_step
@@ -82,6 +82,8 @@ def run_pretraining(config: Config) -> str:
     keras.utils.set_random_seed(t.seed)
     run_dir = resolve_run_dir(t.model_dir, t.task)
     files = resolve_text_files(d.train_data, d.data_dir)
+    if t.task == "distill":
+        config = resolve_teacher(config)
     config = config.replace(tokenizer=config.tokenizer_kind, model_dir=run_dir)
     vocabulary = run_vocab(config)
     tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, d.lower_case)
@@ -255,6 +257,8 @@ TASKS = {
     "embed": run_finetune,
     "ner": run_finetune,
     "mlm": run_pretraining,
+    "electra": run_pretraining,
+    "distill": run_pretraining,
     "clm": run_pretraining,
     "export": run_export,
     "fill_mask": run_fill_mask,

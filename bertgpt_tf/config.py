@@ -32,6 +32,12 @@ class ModelConfig:
     num_segments: int = 2  # BERT family
     normalize_first: bool = False  # BERT family: pre-LN blocks (GPT is always pre-LN)
     tie_word_embeddings: bool = True  # BERT family: MLM head projects with the token embedding
+    embedding_dim: int = 0  # BERT family: factorized embedding width (ALBERT); 0 = hidden_dim
+    share_layers: bool = False  # BERT family: one block applied num_layers times (ALBERT)
+    generator_fraction: float = 0.25  # ELECTRA: generator width / discriminator width
+    discriminator_weight: float = 50.0  # ELECTRA: replaced-token loss weight vs MLM loss
+    student_layers: int = 0  # distill: the student's depth; 0 = half the teacher's
+    distill_temperature: float = 2.0  # distill: softmax temperature of the soft targets
     position: str = "learned"  # GPT family: learned | rope
     ffn: str = "gelu"  # GPT family: gelu | swiglu
 
@@ -87,6 +93,8 @@ class TrainConfig:
     seed: int = 0
     export_name: str = ""  # "" -> <task>-<preset>
     preset: str = "mini"
+    model: str = "bert"  # bert | roberta | albert: a variant's defaults (MODELS), under flags
+    teacher: str = ""  # distill: the teacher's mlm run directory
     # Fine-tuning
     init_from: str = ""  # a pretraining run dir; "" or "none": from scratch
     freeze_layers: int = -1  # >=0: train only the top k encoder layers (0: linear probe)
@@ -102,6 +110,25 @@ PRESETS: dict[str, dict] = {
     "small": dict(num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
     "base": dict(num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
 }
+
+# A variant is defaults over the shared blocks, applied after the preset and before flags.
+MODELS: dict[str, dict] = {
+    "bert": {},
+    # RoBERTa: no pair objective, FULL-SENTENCES packing, dynamic masking (always on
+    # here), larger batches.
+    "roberta": dict(pair_objective="none", batch_size=128),
+    # ALBERT: factorized embedding (E=128), cross-layer sharing, sentence-order objective.
+    "albert": dict(embedding_dim=128, share_layers=True, pair_objective="sop"),
+}
+
+# Defaults a pretraining task implies, applied with the variant's (before flags).
+TASK_DEFAULTS: dict[str, dict] = {
+    "electra": dict(pair_objective="none"),
+    "distill": dict(pair_objective="none"),
+}
+
+# Pretraining tasks whose result is a BERT encoder (what fine-tuning loads).
+ENCODER_PRETRAINING = ("mlm", "electra", "distill")
 
 # The tokenizer a task uses when --tokenizer is not given.
 DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe"}
@@ -127,10 +154,17 @@ class Config:
 
     @classmethod
     def from_preset(cls, preset: str = "mini", **overrides) -> Config:
-        """Preset sizes, then `overrides` (flat field names). Unknown names raise."""
+        """Preset sizes, then the `model` variant's defaults, then `overrides` (flat field
+        names). Unknown names raise."""
         if preset not in PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        return cls().replace(**{**PRESETS[preset], "preset": preset, **overrides})
+        model = overrides.get("model", "bert")
+        if model not in MODELS:
+            raise ValueError(f"Unknown model {model!r}; choose from {sorted(MODELS)}")
+        task = TASK_DEFAULTS.get(overrides.get("task", "mlm"), {})
+        return cls().replace(
+            **{**PRESETS[preset], **MODELS[model], **task, "preset": preset, **overrides}
+        )
 
     def replace(self, **overrides) -> Config:
         unknown = set(overrides) - set(config_fields())
@@ -150,6 +184,13 @@ class Config:
             raise ValueError(
                 f"hidden_dim={m.hidden_dim} is not divisible by num_heads={m.num_heads}"
             )
+        if m.embedding_dim < 0 or (m.embedding_dim and m.embedding_dim > m.hidden_dim):
+            raise ValueError(
+                f"embedding_dim={m.embedding_dim} must be in [1, hidden_dim={m.hidden_dim}]"
+                " (0: hidden_dim)"
+            )
+        if t.model not in MODELS:
+            raise ValueError(f"Unknown model {t.model!r}; choose from {sorted(MODELS)}")
         if d.pair_objective not in ("nsp", "sop", "none"):
             raise ValueError(f"pair_objective must be nsp|sop|none, got {d.pair_objective!r}")
         if d.sequence_length > m.max_sequence_length:

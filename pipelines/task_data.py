@@ -5,7 +5,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
-from bertgpt_tf.config import Config
+from bertgpt_tf.config import ENCODER_PRETRAINING, Config
 from pipelines.clm_dataset import make_clm_dataset
 from pipelines.mlm_dataset import make_mlm_dataset
 from pipelines.sanitize import LineStats
@@ -27,7 +27,7 @@ def make_datasets(
         max_line_bytes=d.max_line_bytes,
         seed=t.seed,
     )
-    if t.task == "mlm":
+    if t.task in ENCODER_PRETRAINING:
         task_args = dict(
             max_predictions_per_seq=d.max_predictions_per_seq,
             mask_rate=d.mask_rate,

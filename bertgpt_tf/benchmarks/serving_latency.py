@@ -22,6 +22,8 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the TF-Text ops the exports use)
 from absl import app, flags
 
+from bertgpt_tf.config import ENCODER_PRETRAINING
+
 flags.DEFINE_list(
     "models", ["saved_models/classify-mini", "saved_models/mlm-mini"], "model base paths"
 )
@@ -53,7 +55,7 @@ def sentences(task: str, saved_model_dir: str) -> list[str]:
     with open(FLAGS.texts, encoding="utf-8") as f:
         lines = f.read().splitlines()
     texts = [line.split("\t")[0].strip() for line in lines[FLAGS.texts.endswith(".tsv") :]]
-    if task == "mlm":  # one word masked per sentence
+    if task in ENCODER_PRETRAINING:  # fill-mask: one word masked per sentence
         rng = random.Random(0)
         masked = []
         for text in texts:

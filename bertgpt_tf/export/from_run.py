@@ -10,7 +10,12 @@ from bertgpt_tf.config import Config
 from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.mlm_serving import MaskedLMServing
 from bertgpt_tf.export.saved_model import export_saved_model
-from bertgpt_tf.tasks import bert_pretrainer, gpt_causal_lm  # noqa: F401  (registers classes)
+from bertgpt_tf.tasks import (  # noqa: F401  (registers classes)
+    bert_pretrainer,
+    distill_pretrainer,
+    electra_pretrainer,
+    gpt_causal_lm,
+)
 from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
 
 
@@ -29,6 +34,10 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing:
     if config.train.task == "clm":
         limit = min(256, model.decoder.max_sequence_length // 2)
         return CausalLMServing(model.decoder, tokenizer, max_new_tokens_limit=limit)
+    if config.train.task == "distill":
+        return MaskedLMServing(model.student, tokenizer, d.sequence_length)
+    if config.train.task == "electra":
+        return MaskedLMServing(model.generator, tokenizer, d.sequence_length, encoder=model.encoder)
     return MaskedLMServing(model, tokenizer, d.sequence_length)
 
 

@@ -32,6 +32,8 @@ class MaskedLMServing(ServingModule):
         tokenizer: the run's `WordPieceTokenizer` (built with special tokens in strings).
         sequence_length: requests are truncated to this many tokens.
         top_k: candidates returned per [MASK].
+        encoder: the encoder `encode*` runs; default the pretrainer's. ELECTRA serves
+            `fill_mask` with its generator and `encode` with its discriminator.
     """
 
     endpoints = ("fill_mask", "encode", "encode_pair", "encode_tokens", "fill_mask_tokens")
@@ -42,15 +44,17 @@ class MaskedLMServing(ServingModule):
         tokenizer: WordPieceTokenizer,
         sequence_length: int = 128,
         top_k: int = 5,
+        encoder: keras.Model | None = None,
     ):
         super().__init__(name="masked_lm_serving")
         self.pretrainer = pretrainer
-        self.encoder = pretrainer.encoder
+        self.encoder = encoder or pretrainer.encoder
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
         self.top_k = top_k
         # Track every variable explicitly so tf.saved_model.save finds them all.
-        self.model_variables = list(pretrainer.variables)
+        variables = {id(v): v for v in [*pretrainer.variables, *self.encoder.variables]}
+        self.model_variables = list(variables.values())
 
     # --- preprocessing: raw text -> model inputs --------------------------------------
 

@@ -31,6 +31,15 @@ class BertEncoder(keras.Model):
             frequent words" plateau for thousands of steps before it learns to use
             context; pre-LN leaves it several times sooner (README: "Pre-LN"), which is
             what a CPU budget of minutes needs.
+        embedding_dim: width of the token, position and segment embeddings; when it
+            differs from `hidden_dim` a Dense layer projects them up (ALBERT's
+            factorized embedding: `V*E + E*H` parameters instead of `V*H`). 0: `hidden_dim`.
+        share_layers: one transformer block applied `num_layers` times (ALBERT's
+            cross-layer sharing): the blocks' parameters shrink by a factor `num_layers`,
+            the compute does not.
+        token_embedding: an existing `ReversibleEmbedding` to use instead of a new one
+            (ELECTRA's generator shares the discriminator's); its width is the
+            embedding width. The owner rebuilds the sharing: not part of `get_config`.
 
     Example:
     >>> encoder = BertEncoder(vocabulary_size=100, num_layers=1, num_heads=2,
@@ -53,12 +62,18 @@ class BertEncoder(keras.Model):
         max_sequence_length: int = 512,
         num_segments: int = 2,
         normalize_first: bool = False,
+        embedding_dim: int = 0,
+        share_layers: bool = False,
+        token_embedding: keras_hub.layers.ReversibleEmbedding | None = None,
         **kwargs,
     ):
         # === Layers ===
-        self.token_embedding = keras_hub.layers.ReversibleEmbedding(
+        if token_embedding is not None:
+            embedding_dim = token_embedding.output_dim
+        width = embedding_dim or hidden_dim
+        self.token_embedding = token_embedding or keras_hub.layers.ReversibleEmbedding(
             vocabulary_size,
-            hidden_dim,
+            width,
             embeddings_initializer=bert_kernel_initializer(),
             name="token_embedding",
         )
@@ -69,7 +84,7 @@ class BertEncoder(keras.Model):
         )
         self.segment_embedding = keras.layers.Embedding(
             num_segments,
-            hidden_dim,
+            width,
             embeddings_initializer=bert_kernel_initializer(),
             name="segment_embedding",
         )
@@ -78,6 +93,14 @@ class BertEncoder(keras.Model):
             epsilon=1e-12, name="embeddings_layer_norm"
         )
         self.embeddings_dropout = keras.layers.Dropout(dropout, name="embeddings_dropout")
+        self.embeddings_projection = None
+        if width != hidden_dim:
+            self.embeddings_projection = keras.layers.Dense(
+                hidden_dim,
+                kernel_initializer=bert_kernel_initializer(),
+                name="embeddings_projection",
+            )
+        # With `share_layers` the list holds the one shared block.
         self.transformer_layers = [
             keras_hub.layers.TransformerEncoder(
                 intermediate_dim=intermediate_dim,
@@ -87,10 +110,12 @@ class BertEncoder(keras.Model):
                 layer_norm_epsilon=1e-12,
                 kernel_initializer=bert_kernel_initializer(),
                 normalize_first=normalize_first,
-                name=f"transformer_layer_{i}",
+                name="transformer_layer" if share_layers else f"transformer_layer_{i}",
             )
-            for i in range(num_layers)
+            for i in range(1 if share_layers else num_layers)
         ]
+        # Which block each of the `num_layers` steps applies.
+        self._block_order = tuple(0 if share_layers else i for i in range(num_layers))
         self.final_layer_norm = None
         if normalize_first:
             self.final_layer_norm = keras.layers.LayerNormalization(
@@ -130,20 +155,26 @@ class BertEncoder(keras.Model):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.normalize_first = normalize_first
+        self.embedding_dim = embedding_dim
+        self.share_layers = share_layers
 
     def embed(self, token_ids, segment_ids):
-        """Token + position + segment embeddings, normalised: (batch, seq, hidden)."""
+        """Token + position + segment embeddings, normalised (and projected to
+        `hidden_dim` when factorized): (batch, seq, hidden)."""
         tokens = self.token_embedding(token_ids)
         x = self.embeddings_add(
             [tokens, self.position_embedding(tokens), self.segment_embedding(segment_ids)]
         )
-        return self.embeddings_dropout(self.embeddings_layer_norm(x))
+        x = self.embeddings_dropout(self.embeddings_layer_norm(x))
+        if self.embeddings_projection is not None:
+            x = self.embeddings_projection(x)
+        return x
 
     def transform(self, x, padding_mask):
         """The transformer blocks (and pre-LN's final LayerNorm) over embedded `x`.
         Public with `embed` so a task can insert vectors between them (prompt tuning)."""
-        for block in self.transformer_layers:
-            x = block(x, padding_mask=padding_mask)  # (batch, seq, hidden)
+        for i in self._block_order:
+            x = self.transformer_layers[i](x, padding_mask=padding_mask)  # (batch, seq, hidden)
         if self.final_layer_norm is not None:
             x = self.final_layer_norm(x)
         return x
@@ -161,6 +192,8 @@ class BertEncoder(keras.Model):
             "max_sequence_length": self.max_sequence_length,
             "num_segments": self.num_segments,
             "normalize_first": self.normalize_first,
+            "embedding_dim": self.embedding_dim,
+            "share_layers": self.share_layers,
         }
 
     @classmethod

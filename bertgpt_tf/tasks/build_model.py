@@ -1,20 +1,60 @@
 """The trainable model of a pretraining task, from the run config."""
 
+import os
+
 import keras
 
 from bertgpt_tf.config import Config
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.models.gpt_decoder import GPTDecoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+from bertgpt_tf.tasks.distill_pretrainer import DistillPretrainer
+from bertgpt_tf.tasks.electra_pretrainer import ElectraPretrainer
 from bertgpt_tf.tasks.gpt_causal_lm import GPTCausalLM
 
 
 def build_model(config: Config) -> keras.Model:
-    """`mlm` -> BertPretrainer(BertEncoder), `clm` -> GPTCausalLM(GPTDecoder)."""
-    task = config.train.task
+    """`mlm` -> BertPretrainer(BertEncoder), `electra` -> ElectraPretrainer(BertEncoder),
+    `clm` -> GPTCausalLM(GPTDecoder)."""
+    task, m = config.train.task, config.model
     if task == "mlm":
         encoder = BertEncoder(**config.model_kwargs(BertEncoder))
-        return BertPretrainer(encoder, config.data.pair_objective, config.model.tie_word_embeddings)
+        return BertPretrainer(encoder, config.data.pair_objective, m.tie_word_embeddings)
+    if task == "electra":
+        encoder = BertEncoder(**config.model_kwargs(BertEncoder))
+        return ElectraPretrainer(
+            encoder, m.generator_fraction, m.discriminator_weight, config.train.seed
+        )
+    if task == "distill":
+        teacher = keras.saving.load_model(_teacher_files(config)[1], compile=False)
+        return DistillPretrainer(teacher, m.num_layers, m.distill_temperature)
     if task == "clm":
         return GPTCausalLM(GPTDecoder(**config.model_kwargs(GPTDecoder)))
-    raise ValueError(f"No pretraining model for task {task!r} (mlm | clm)")
+    raise ValueError(f"No pretraining model for task {task!r} (mlm | electra | distill | clm)")
+
+
+def resolve_teacher(config: Config) -> Config:
+    """`--task=distill`: the teacher run's sizes, tokenizer, vocabulary and casing, with
+    the student's depth (`student_layers`, else half the teacher's) as `num_layers`."""
+    teacher_config = Config.from_json(_teacher_files(config)[0])
+    if teacher_config.train.task != "mlm":
+        raise ValueError(
+            f"--teacher={config.train.teacher} is a {teacher_config.train.task!r} run; "
+            "distillation needs an mlm run"
+        )
+    sizes = teacher_config.to_dict()["model"]
+    depth = config.model.student_layers or max(1, sizes["num_layers"] // 2)
+    return config.replace(
+        **{**sizes, "num_layers": depth, "student_layers": depth, "dropout": config.model.dropout},
+        tokenizer=teacher_config.tokenizer_kind, vocabulary=teacher_config.data.vocabulary,
+        lower_case=teacher_config.data.lower_case,
+    )  # fmt: skip
+
+
+def _teacher_files(config: Config) -> tuple[str, str]:
+    """(config.json, model.keras) of `--teacher`, or a clear error."""
+    teacher = config.train.teacher
+    files = (os.path.join(teacher, "config.json"), os.path.join(teacher, "model.keras"))
+    if not teacher or not all(os.path.exists(f) for f in files):
+        raise ValueError(f"--task=distill needs --teacher=<a finished mlm run>, got {teacher!r}")
+    return files

@@ -148,7 +148,7 @@ FINAL_NORMS = ("final_layer_norm", "layer_norm")  # pre-LN BertEncoder, GPTDecod
 def _embedding_layers(encoder) -> list[keras.layers.Layer]:
     """The input-side layers below the blocks, of a `BertEncoder` or a `GPTDecoder`."""
     names = ("token_embedding", "position_embedding", "segment_embedding",
-             "embeddings_layer_norm")  # fmt: skip
+             "embeddings_layer_norm", "embeddings_projection")  # fmt: skip
     return [layer for name in names if (layer := getattr(encoder, name, None)) is not None]
 
 
@@ -159,6 +159,12 @@ def freeze_layers(encoder: BertEncoder, trainable_layers: int) -> None:
     if not 0 <= trainable_layers <= encoder.num_layers:
         raise ValueError(
             f"freeze_layers={trainable_layers}: the encoder has {encoder.num_layers} layers"
+        )
+    if getattr(encoder, "share_layers", False) and 0 < trainable_layers < encoder.num_layers:
+        raise ValueError(
+            f"freeze_layers={trainable_layers}: the encoder shares one block across its"
+            f" {encoder.num_layers} layers (ALBERT); use 0 (probe), {encoder.num_layers}"
+            " or --lora_rank"
         )
     frozen = [
         *_embedding_layers(encoder),

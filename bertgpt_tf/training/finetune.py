@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bertgpt_tf.config import Config
+from bertgpt_tf.config import ENCODER_PRETRAINING, Config
 from bertgpt_tf.evaluation.metrics import (
     classification_metrics,
     entity_f1,
@@ -56,10 +56,12 @@ def resolve_init_from(config: Config) -> Config:
         raise ValueError(f"--init_from={source!r} is not a finished pretraining run")
     pretrained = Config.from_json(run_config_path)
     kind = pretrained.train.task
-    if kind not in ("mlm", "clm") or (kind == "clm" and config.train.task not in DECODER_TASKS):
+    if kind not in (*ENCODER_PRETRAINING, "clm") or (
+        kind == "clm" and config.train.task not in DECODER_TASKS
+    ):
         raise ValueError(
             f"--init_from: {source} is a {kind!r} run; --task={config.train.task} needs an mlm "
-            f"run{' (or a clm run)' if config.train.task in DECODER_TASKS else ''}"
+            f"or electra run{' (or a clm run)' if config.train.task in DECODER_TASKS else ''}"
         )
     sizes = {k: v for k, v in pretrained.to_dict()["model"].items() if k != "dropout"}
     return config.replace(

@@ -83,3 +83,32 @@ def test_pre_ln_encoder_round_trips_and_differs_from_post_ln(tmp_path):
     post.set_weights(values)
     gap = np.abs(np.asarray(pre(x)["pooled_output"]) - np.asarray(post(x)["pooled_output"]))
     assert gap.max() > 1e-3  # the blocks really normalise first
+
+
+def test_albert_factorized_embedding_and_shared_block(tmp_path):
+    """ALBERT = the same encoder with `embedding_dim` < `hidden_dim` and one shared block."""
+    sizes = dict(CONFIG, num_layers=3)
+    bert = BertEncoder(**sizes)
+    albert = BertEncoder(**sizes, embedding_dim=8, share_layers=True)
+    vocab, hidden, positions = sizes["vocabulary_size"], 16, sizes["max_sequence_length"]
+    block = sum(int(np.prod(w.shape)) for w in bert.transformer_layers[0].weights)
+    # Embeddings: (V + P + segments) x E + LayerNorm(E) + projection E x H + bias.
+    albert_embeddings = (vocab + positions + 2) * 8 + 2 * 8 + 8 * hidden + hidden
+    bert_embeddings = (vocab + positions + 2) * hidden + 2 * hidden
+    assert len(albert.transformer_layers) == 1
+    assert albert.count_params() == bert.count_params() - 2 * block - bert_embeddings + (
+        albert_embeddings
+    )
+    # The one block runs num_layers times.
+    x = _inputs()
+    h = albert.embed(x["token_ids"], x["segment_ids"])
+    for _ in range(3):
+        h = albert.transformer_layers[0](h, padding_mask=x["padding_mask"])
+    np.testing.assert_allclose(np.asarray(albert(x)["sequence_output"]), np.asarray(h), atol=1e-5)
+    path = str(tmp_path / "albert.keras")
+    albert.save(path)
+    restored = keras.saving.load_model(path)
+    assert (restored.embedding_dim, restored.share_layers) == (8, True)
+    np.testing.assert_allclose(
+        np.asarray(albert(x)["pooled_output"]), np.asarray(restored(x)["pooled_output"]), atol=1e-6
+    )

@@ -1,0 +1,193 @@
+"""DistillPretrainer: a shallower BERT student trained on a frozen teacher (DistilBERT)."""
+
+import keras
+from keras import ops
+from keras.src.losses.loss import scale_loss_for_distribution
+
+from bertgpt_tf.models.bert_encoder import BertEncoder
+from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class DistillPretrainer(keras.Model):
+    """DistilBERT (Sanh et al., 2019) over the shared `BertPretrainer`.
+
+    The student is the teacher's encoder with `student_layers` blocks, initialised from
+    the teacher: embeddings, MLM head and pooler copied, block `i` from teacher block
+    `i * teacher_layers // student_layers` (one of two for a half-depth student). The
+    teacher is frozen. On the MLM batches the loss is
+
+        soft_weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))   (masked slots)
+      + mlm_weight  * cross-entropy(student, original token)                 (masked slots)
+      + cosine_weight * (1 - cos(student hidden, teacher hidden))            (real tokens)
+
+    with DistilBERT's weights 5 / 2 / 1 by default. `fit` is Keras' own; only the loss
+    and metrics are written here.
+
+    `encoder` is the student's encoder (what fine-tuning loads) and `student` its
+    `BertPretrainer` (what the export serves).
+
+    Inputs and targets: as `BertPretrainer` with `pair_objective="none"`.
+
+    Args:
+        teacher: a trained `BertPretrainer`.
+        student_layers: depth of the student.
+        temperature: softmax temperature `T` of the soft targets.
+        soft_weight, mlm_weight, cosine_weight: the loss weights.
+    """
+
+    def __init__(
+        self,
+        teacher: BertPretrainer,
+        student_layers: int,
+        temperature: float = 2.0,
+        soft_weight: float = 5.0,
+        mlm_weight: float = 2.0,
+        cosine_weight: float = 1.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        teacher_encoder = teacher.encoder
+        if not 0 < student_layers <= teacher_encoder.num_layers:
+            raise ValueError(
+                f"student_layers={student_layers}: the teacher has "
+                f"{teacher_encoder.num_layers} layers"
+            )
+        sizes = {
+            **teacher_encoder.get_config(),
+            "num_layers": student_layers,
+            "name": "student_encoder",
+        }
+        sizes.pop("trainable", None)
+        student = BertPretrainer(
+            BertEncoder(**sizes),
+            "none",
+            teacher.tie_word_embeddings,
+            name="student",
+        )
+        _copy_from_teacher(teacher, student)
+        teacher.trainable = False
+        self.teacher = teacher
+        self.student = student
+        self.encoder = student.encoder
+        self.student_layers = student_layers
+        self.temperature = temperature
+        self.soft_weight = soft_weight
+        self.mlm_weight = mlm_weight
+        self.cosine_weight = cosine_weight
+        self.trackers = {
+            name: keras.metrics.Mean(name) for name in ("soft_loss", "mlm_loss", "cosine_loss")
+        }
+        self.accuracies = {
+            name: keras.metrics.Mean(name) for name in ("mlm_accuracy", "teacher_agreement")
+        }
+        self.built = True  # every sub-model is built (functional) above
+
+    def call(self, inputs, training=False):
+        """Student and teacher `mlm` logits and sequence outputs (float32)."""
+        encoder_inputs = {k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+        student_hidden = self.student.encoder(encoder_inputs, training=training)
+        teacher_hidden = self.teacher.encoder(encoder_inputs, training=False)
+        positions = inputs["mask_positions"]
+        student_logits = self.student.mlm_head(
+            student_hidden["sequence_output"], mask_positions=positions
+        )
+        teacher_logits = self.teacher.mlm_head(
+            teacher_hidden["sequence_output"], mask_positions=positions
+        )
+        as_float = lambda t: ops.cast(t, "float32")  # noqa: E731
+        return {
+            "mlm": as_float(student_logits),
+            "teacher_mlm": ops.stop_gradient(as_float(teacher_logits)),
+            "hidden": as_float(student_hidden["sequence_output"]),
+            "teacher_hidden": ops.stop_gradient(as_float(teacher_hidden["sequence_output"])),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        weight = sample_weight["mlm"]
+        masked_mean = lambda v: ops.sum(v * weight) / ops.maximum(ops.sum(weight), 1.0)  # noqa: E731
+        t = self.temperature
+        teacher_probs = ops.softmax(y_pred["teacher_mlm"] / t, axis=-1)
+        student_log_probs = ops.log_softmax(y_pred["mlm"] / t, axis=-1)
+        teacher_log_probs = ops.log_softmax(y_pred["teacher_mlm"] / t, axis=-1)
+        kl = ops.sum(teacher_probs * (teacher_log_probs - student_log_probs), axis=-1)
+        soft_loss = masked_mean(kl) * t * t
+        mlm_loss = masked_mean(
+            keras.losses.sparse_categorical_crossentropy(y["mlm"], y_pred["mlm"], from_logits=True)
+        )
+        real = ops.cast(x["padding_mask"], "float32")
+        cosine = ops.sum(
+            ops.normalize(y_pred["hidden"], axis=-1)
+            * ops.normalize(y_pred["teacher_hidden"], axis=-1),
+            axis=-1,
+        )
+        cosine_loss = ops.sum((1.0 - cosine) * real) / ops.maximum(ops.sum(real), 1.0)
+        for name, value in (
+            ("soft_loss", soft_loss),
+            ("mlm_loss", mlm_loss),
+            ("cosine_loss", cosine_loss),
+        ):
+            self.trackers[name].update_state(value)
+        loss = (
+            self.soft_weight * soft_loss
+            + self.mlm_weight * mlm_loss
+            + self.cosine_weight * cosine_loss
+        )
+        return scale_loss_for_distribution(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        predicted = ops.argmax(y_pred["mlm"], -1)
+        for name, target in (
+            ("mlm_accuracy", ops.cast(y["mlm"], "int64")),
+            ("teacher_agreement", ops.argmax(y_pred["teacher_mlm"], -1)),
+        ):
+            hits = ops.cast(ops.equal(predicted, target), "float32")
+            self.accuracies[name].update_state(hits, sample_weight=sample_weight["mlm"])
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        fit_loss = [self._loss_tracker] if getattr(self, "_loss_tracker", None) else []
+        return [*fit_loss, *self.trackers.values(), *self.accuracies.values()]
+
+    def build_from_config(self, config):
+        """Teacher and student are built in `__init__`: nothing left to build on load."""
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "teacher": keras.layers.serialize(self.teacher),
+            "student_layers": self.student_layers,
+            "temperature": self.temperature,
+            "soft_weight": self.soft_weight,
+            "mlm_weight": self.mlm_weight,
+            "cosine_weight": self.cosine_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "DistillPretrainer":
+        config = dict(config)
+        config["teacher"] = keras.layers.deserialize(config["teacher"])
+        return cls(**config)
+
+
+def _copy_from_teacher(teacher: BertPretrainer, student: BertPretrainer) -> None:
+    """Student <- teacher: every non-block layer by name, and evenly spaced blocks."""
+    t_enc, s_enc = teacher.encoder, student.encoder
+    for name in (
+        "token_embedding",
+        "position_embedding",
+        "segment_embedding",
+        "embeddings_layer_norm",
+        "embeddings_projection",
+        "final_layer_norm",
+        "pooled_dense",
+    ):
+        source = getattr(t_enc, name, None)
+        if source is not None:
+            getattr(s_enc, name).set_weights(source.get_weights())
+    student.mlm_head.set_weights(teacher.mlm_head.get_weights())
+    stride = len(t_enc.transformer_layers) / len(s_enc.transformer_layers)
+    for i, block in enumerate(s_enc.transformer_layers):
+        block.set_weights(t_enc.transformer_layers[int(i * stride)].get_weights())

@@ -1,0 +1,200 @@
+"""ElectraPretrainer: a small MLM generator and a replaced-token discriminator, trained jointly."""
+
+import keras
+from keras import ops
+from keras.src.losses.loss import scale_loss_for_distribution
+
+from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
+from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+class ElectraPretrainer(keras.Model):
+    """ELECTRA (Clark et al., 2020) over the shared `BertEncoder` and MLM head.
+
+    The generator is a narrower `BertEncoder` (width, heads and feed-forward times
+    `generator_fraction`, same depth) with a tied MLM head; it shares the
+    discriminator's token embedding (projected down to its width, as ALBERT's
+    factorized embedding does). Each step:
+
+    1. the generator predicts the masked tokens (MLM loss);
+    2. one token per masked position is sampled from its softmax (no gradient flows
+       back through the sample) and written into the input;
+    3. the discriminator labels every real token "replaced" or "original" (binary
+       cross-entropy, weighted by `discriminator_weight`, 50 in the paper). A sample
+       equal to the original counts as original.
+
+    The discriminator is `encoder`: what fine-tuning loads (`--init_from`) and what the
+    export's `encode` runs. `generator` is a `BertPretrainer` and serves `fill_mask`.
+
+    Inputs: as `BertPretrainer` (`token_ids` already masked, `segment_ids`,
+    `padding_mask`, `mask_positions`); targets `{"mlm": original ids}` weighted by
+    `{"mlm": mask weights}`, as the MLM pipeline makes them. Padded prediction slots
+    have position 0 ([CLS], never masked) and are never written.
+
+    `fit` is Keras' own; only the loss and the metrics are written here (`compute_loss`,
+    `compute_metrics`): the targets of the discriminator exist only after sampling.
+
+    Metrics: `loss`, `mlm_loss`, `mlm_accuracy` (generator), `rtd_loss`,
+    `rtd_accuracy` (all real tokens), `replaced_accuracy` and `original_accuracy`
+    (discriminator accuracy on replaced and on original tokens), `replaced_fraction`.
+
+    Args:
+        encoder: the discriminator `BertEncoder`.
+        generator_fraction: generator width / discriminator width (paper: 1/4-1/2).
+        discriminator_weight: weight of the replaced-token loss against the MLM loss.
+        seed: seed of the sampling.
+    """
+
+    def __init__(
+        self,
+        encoder: BertEncoder,
+        generator_fraction: float = 0.25,
+        discriminator_weight: float = 50.0,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not 0 < generator_fraction <= 1:
+            raise ValueError(f"generator_fraction must be in (0, 1], got {generator_fraction}")
+        heads = max(1, round(encoder.num_heads * generator_fraction))
+        generator_encoder = BertEncoder(
+            vocabulary_size=encoder.vocabulary_size,
+            num_layers=encoder.num_layers,
+            num_heads=heads,
+            hidden_dim=heads * (encoder.hidden_dim // encoder.num_heads),
+            intermediate_dim=max(1, round(encoder.intermediate_dim * generator_fraction)),
+            dropout=encoder.dropout,
+            max_sequence_length=encoder.max_sequence_length,
+            num_segments=encoder.num_segments,
+            normalize_first=encoder.normalize_first,
+            token_embedding=encoder.token_embedding,
+            name="generator_encoder",
+        )
+        self.encoder = encoder
+        self.generator = BertPretrainer(generator_encoder, "none", name="generator")
+        self.discriminator_head = keras.Sequential(
+            [
+                keras.layers.Dense(
+                    encoder.hidden_dim, "gelu", kernel_initializer=bert_kernel_initializer()
+                ),
+                keras.layers.Dense(1, kernel_initializer=bert_kernel_initializer()),
+            ],
+            name="discriminator_head",
+        )
+        self.discriminator_head.build((None, None, encoder.hidden_dim))
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.generator_fraction = generator_fraction
+        self.discriminator_weight = discriminator_weight
+        self.seed = seed
+        self.trackers = {
+            name: keras.metrics.Mean(name) for name in ("mlm_loss", "rtd_loss", "replaced_fraction")
+        }
+        self.accuracies = {
+            name: keras.metrics.Mean(name)
+            for name in ("mlm_accuracy", "rtd_accuracy", "replaced_accuracy", "original_accuracy")
+        }
+        self.built = True  # every sub-model is built (functional) above
+
+    def call(self, inputs, training=False):
+        """`mlm` generator logits (batch, predictions, vocab), `rtd` discriminator logits
+        (batch, seq) and the `corrupted_ids` (batch, seq) the discriminator saw."""
+        mlm_logits = self.generator(inputs, training=training)["mlm"]
+        samples = keras.random.categorical(
+            ops.reshape(ops.stop_gradient(mlm_logits), (-1, ops.shape(mlm_logits)[-1])),
+            1,
+            seed=self.seed_generator,
+            dtype="int32",
+        )
+        samples = ops.reshape(samples, ops.shape(inputs["mask_positions"]))
+        corrupted = scatter_predictions(inputs["token_ids"], inputs["mask_positions"], samples)
+        encoded = self.encoder(
+            {
+                "token_ids": corrupted,
+                "segment_ids": inputs["segment_ids"],
+                "padding_mask": inputs["padding_mask"],
+            },
+            training=training,
+        )
+        rtd_logits = ops.squeeze(self.discriminator_head(encoded["sequence_output"]), -1)
+        return {
+            "mlm": ops.cast(mlm_logits, "float32"),
+            "rtd": ops.cast(rtd_logits, "float32"),
+            "corrupted_ids": corrupted,
+        }
+
+    def _targets(self, x, y, y_pred):
+        original = scatter_predictions(x["token_ids"], x["mask_positions"], y["mlm"])
+        replaced = ops.cast(ops.not_equal(y_pred["corrupted_ids"], original), "float32")
+        return replaced, ops.cast(x["padding_mask"], "float32")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        mlm_weight = sample_weight["mlm"]
+        mlm_losses = keras.losses.sparse_categorical_crossentropy(
+            y["mlm"], y_pred["mlm"], from_logits=True
+        )
+        mlm_loss = ops.sum(mlm_losses * mlm_weight) / ops.maximum(ops.sum(mlm_weight), 1.0)
+        replaced, real = self._targets(x, y, y_pred)
+        rtd_losses = keras.losses.binary_crossentropy(
+            replaced[..., None], y_pred["rtd"][..., None], from_logits=True
+        )
+        rtd_loss = ops.sum(rtd_losses * real) / ops.maximum(ops.sum(real), 1.0)
+        loss = mlm_loss + self.discriminator_weight * rtd_loss
+        self.trackers["mlm_loss"].update_state(mlm_loss)
+        self.trackers["rtd_loss"].update_state(rtd_loss)
+        self.trackers["replaced_fraction"].update_state(
+            ops.sum(replaced * real) / ops.maximum(ops.sum(real), 1.0)
+        )
+        # Per-replica mean -> share of the global mean, as Keras' compiled losses do
+        # (fit reports `loss` unscaled).
+        return scale_loss_for_distribution(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        replaced, real = self._targets(x, y, y_pred)
+        predicted = ops.cast(y_pred["rtd"] > 0, "float32")
+        correct = ops.cast(ops.equal(predicted, replaced), "float32")
+        mlm_correct = ops.cast(
+            ops.equal(ops.argmax(y_pred["mlm"], -1), ops.cast(y["mlm"], "int64")), "float32"
+        )
+        for name, hits, weight in (
+            ("mlm_accuracy", mlm_correct, sample_weight["mlm"]),
+            ("rtd_accuracy", correct, real),
+            ("replaced_accuracy", correct, real * replaced),
+            ("original_accuracy", correct, real * (1 - replaced)),
+        ):
+            self.accuracies[name].update_state(hits, sample_weight=weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        fit_loss = [self._loss_tracker] if getattr(self, "_loss_tracker", None) else []
+        return [*fit_loss, *self.trackers.values(), *self.accuracies.values()]
+
+    def build_from_config(self, config):
+        """Every sub-model is built in `__init__`: nothing left to build on load."""
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "encoder": keras.layers.serialize(self.encoder),
+            "generator_fraction": self.generator_fraction,
+            "discriminator_weight": self.discriminator_weight,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ElectraPretrainer":
+        config = dict(config)
+        config["encoder"] = keras.layers.deserialize(config["encoder"])
+        return cls(**config)
+
+
+def scatter_predictions(token_ids, mask_positions, values):
+    """`token_ids` (batch, seq) with `values` (batch, predictions) written at
+    `mask_positions`; slots at position 0 (padding: [CLS] is never masked) write nothing."""
+    written = ops.one_hot(mask_positions, ops.shape(token_ids)[1], dtype="int32")
+    written = written * ops.cast(mask_positions > 0, "int32")[..., None]  # (b, p, seq)
+    hit = ops.max(written, axis=1)
+    new = ops.sum(written * ops.cast(values, "int32")[..., None], axis=1)
+    return token_ids * (1 - hit) + new
