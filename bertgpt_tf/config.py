@@ -34,6 +34,7 @@ class ModelConfig:
     tie_word_embeddings: bool = True  # BERT family: MLM head projects with the token embedding
     embedding_dim: int = 0  # BERT family: factorized embedding width (ALBERT); 0 = hidden_dim
     share_layers: bool = False  # BERT family: one block applied num_layers times (ALBERT)
+    conv_width: int = 0  # BERT family: convolution over the token embeddings; 0 = off
     generator_fraction: float = 0.25  # ELECTRA: generator width / discriminator width
     discriminator_weight: float = 50.0  # ELECTRA: replaced-token loss weight vs MLM loss
     student_layers: int = 0  # distill: the student's depth; 0 = half the teacher's

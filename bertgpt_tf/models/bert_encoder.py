@@ -37,6 +37,14 @@ class BertEncoder(keras.Model):
         share_layers: one transformer block applied `num_layers` times (ALBERT's
             cross-layer sharing): the blocks' parameters shrink by a factor `num_layers`,
             the compute does not.
+        conv_width: when > 0, a width-`conv_width` 1-D convolution over the token
+            embeddings is added to them, so each position starts out holding its
+            neighbours (3: previous, own and next token), as ConvBERT's convolutions and
+            RWKV's token shift do. It is what gets a small MLM model off the
+            "predict frequent words" plateau within minutes on a CPU (README: "The MLM
+            plateau"): with absolute positions, attention must first learn to find the
+            neighbours of a [MASK] before any context helps. Padded tokens are zeroed
+            before the convolution, so padding never leaks into real tokens. 0: off (BERT).
         token_embedding: an existing `ReversibleEmbedding` to use instead of a new one
             (ELECTRA's generator shares the discriminator's); its width is the
             embedding width. The owner rebuilds the sharing: not part of `get_config`.
@@ -64,6 +72,7 @@ class BertEncoder(keras.Model):
         normalize_first: bool = False,
         embedding_dim: int = 0,
         share_layers: bool = False,
+        conv_width: int = 0,
         token_embedding: keras_hub.layers.ReversibleEmbedding | None = None,
         **kwargs,
     ):
@@ -88,6 +97,16 @@ class BertEncoder(keras.Model):
             embeddings_initializer=bert_kernel_initializer(),
             name="segment_embedding",
         )
+        self.embeddings_conv = None
+        if conv_width:
+            self.embeddings_conv = keras.layers.Conv1D(
+                width,
+                conv_width,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=bert_kernel_initializer(),
+                name="embeddings_conv",
+            )
         self.embeddings_add = keras.layers.Add(name="embeddings_add")
         self.embeddings_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, name="embeddings_layer_norm"
@@ -132,7 +151,7 @@ class BertEncoder(keras.Model):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        x = self.embed(token_ids, segment_ids)
+        x = self.embed(token_ids, segment_ids, padding_mask)
         x = self.transform(x, padding_mask)
         pooled = self.pooled_dense(x[:, 0, :])  # [CLS] token -> (batch, hidden)
         super().__init__(
@@ -157,14 +176,17 @@ class BertEncoder(keras.Model):
         self.normalize_first = normalize_first
         self.embedding_dim = embedding_dim
         self.share_layers = share_layers
+        self.conv_width = conv_width
 
-    def embed(self, token_ids, segment_ids):
-        """Token + position + segment embeddings, normalised (and projected to
-        `hidden_dim` when factorized): (batch, seq, hidden)."""
+    def embed(self, token_ids, segment_ids, padding_mask):
+        """Token (+ their convolution) + position + segment embeddings, normalised (and
+        projected to `hidden_dim` when factorized): (batch, seq, hidden)."""
         tokens = self.token_embedding(token_ids)
-        x = self.embeddings_add(
-            [tokens, self.position_embedding(tokens), self.segment_embedding(segment_ids)]
-        )
+        parts = [tokens, self.position_embedding(tokens), self.segment_embedding(segment_ids)]
+        if self.embeddings_conv is not None:
+            real = keras.ops.cast(keras.ops.expand_dims(padding_mask, -1), tokens.dtype)
+            parts.append(self.embeddings_conv(tokens * real))
+        x = self.embeddings_add(parts)
         x = self.embeddings_dropout(self.embeddings_layer_norm(x))
         if self.embeddings_projection is not None:
             x = self.embeddings_projection(x)
@@ -194,6 +216,7 @@ class BertEncoder(keras.Model):
             "normalize_first": self.normalize_first,
             "embedding_dim": self.embedding_dim,
             "share_layers": self.share_layers,
+            "conv_width": self.conv_width,
         }
 
     @classmethod

@@ -181,6 +181,7 @@ def _copy_from_teacher(teacher: BertPretrainer, student: BertPretrainer) -> None
         "segment_embedding",
         "embeddings_layer_norm",
         "embeddings_projection",
+        "embeddings_conv",
         "final_layer_norm",
         "pooled_dense",
     ):

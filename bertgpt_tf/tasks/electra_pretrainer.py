@@ -68,6 +68,7 @@ class ElectraPretrainer(keras.Model):
             max_sequence_length=encoder.max_sequence_length,
             num_segments=encoder.num_segments,
             normalize_first=encoder.normalize_first,
+            conv_width=encoder.conv_width,
             token_embedding=encoder.token_embedding,
             name="generator_encoder",
         )

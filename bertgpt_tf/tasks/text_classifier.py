@@ -109,7 +109,7 @@ class TextClassifier(keras.Model):
         elif self.soft_prompt is None:
             features = encoder(inputs)[self.encoder_output]
         else:  # the encoder's own layers, with the prompt between embedding and blocks
-            x = encoder.embed(inputs["token_ids"], inputs["segment_ids"])
+            x = encoder.embed(inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"])
             x = encoder.transform(*self.soft_prompt(x, inputs["padding_mask"]))
             features = encoder.pooled_dense(x[:, 0, :])
         logits = self.head(self.head_dropout(features))
@@ -148,7 +148,7 @@ FINAL_NORMS = ("final_layer_norm", "layer_norm")  # pre-LN BertEncoder, GPTDecod
 def _embedding_layers(encoder) -> list[keras.layers.Layer]:
     """The input-side layers below the blocks, of a `BertEncoder` or a `GPTDecoder`."""
     names = ("token_embedding", "position_embedding", "segment_embedding",
-             "embeddings_layer_norm", "embeddings_projection")  # fmt: skip
+             "embeddings_layer_norm", "embeddings_projection", "embeddings_conv")  # fmt: skip
     return [layer for name in names if (layer := getattr(encoder, name, None)) is not None]
 
 

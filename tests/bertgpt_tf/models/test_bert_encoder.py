@@ -101,7 +101,7 @@ def test_albert_factorized_embedding_and_shared_block(tmp_path):
     )
     # The one block runs num_layers times.
     x = _inputs()
-    h = albert.embed(x["token_ids"], x["segment_ids"])
+    h = albert.embed(x["token_ids"], x["segment_ids"], x["padding_mask"])
     for _ in range(3):
         h = albert.transformer_layers[0](h, padding_mask=x["padding_mask"])
     np.testing.assert_allclose(np.asarray(albert(x)["sequence_output"]), np.asarray(h), atol=1e-5)
@@ -111,4 +111,30 @@ def test_albert_factorized_embedding_and_shared_block(tmp_path):
     assert (restored.embedding_dim, restored.share_layers) == (8, True)
     np.testing.assert_allclose(
         np.asarray(albert(x)["pooled_output"]), np.asarray(restored(x)["pooled_output"]), atol=1e-6
+    )
+
+
+def test_embedding_convolution_sees_only_neighbours_and_never_padding(tmp_path):
+    encoder = BertEncoder(**CONFIG, conv_width=3)
+    x = _inputs()
+    y = {k: v.copy() for k, v in x.items()}
+    y["token_ids"][1, 5] = (y["token_ids"][1, 5] + 1) % CONFIG["vocabulary_size"]
+    a = np.asarray(encoder.embed(x["token_ids"], x["segment_ids"], x["padding_mask"]))
+    b = np.asarray(encoder.embed(y["token_ids"], y["segment_ids"], y["padding_mask"]))
+    changed = np.nonzero(np.abs(a - b).max(-1) > 1e-6)
+    assert sorted(zip(*changed, strict=True)) == [(1, 4), (1, 5), (1, 6)]
+    # Padded slots are zeroed before the convolution: row 0's real tokens ignore them.
+    y = {k: v.copy() for k, v in x.items()}
+    y["token_ids"][0, 7:] = 1
+    np.testing.assert_allclose(
+        np.asarray(encoder(x)["sequence_output"])[0, :7],
+        np.asarray(encoder(y)["sequence_output"])[0, :7],
+        atol=1e-6,
+    )
+    path = str(tmp_path / "conv.keras")
+    encoder.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.conv_width == 3
+    np.testing.assert_allclose(
+        np.asarray(encoder(x)["pooled_output"]), np.asarray(restored(x)["pooled_output"]), atol=1e-6
     )

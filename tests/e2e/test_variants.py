@@ -1,0 +1,86 @@
+"""Each variant (issue 6) pretrains through `run_train.py`, round-trips its config and
+model file, and exports a SavedModel that answers like the in-memory model."""
+
+import json
+import os
+
+import keras
+import pytest
+
+from bertgpt_tf.config import Config
+from bertgpt_tf.export.from_run import load_serving_module
+from tests.e2e.test_resume import run, train_flags
+
+VARIANTS = {
+    # name: (flags, what config.json must say)
+    "roberta": (dict(model="roberta", batch_size=8, num_layers=2),
+                dict(pair_objective="none", model="roberta")),
+    "albert": (dict(model="albert", embedding_dim=16, num_layers=3),
+               dict(pair_objective="sop", embedding_dim=16, share_layers=True)),
+    "electra": (dict(task="electra", generator_fraction=0.5),
+                dict(pair_objective="none", task="electra", generator_fraction=0.5)),
+}  # fmt: skip
+
+
+def _pretrain(tiny_corpus, tiny_vocabulary, root, name, flags):
+    run_dir, exports = str(root / name), str(root / "exports")
+    corpus_dir = os.path.dirname(tiny_corpus[0])
+    args = train_flags(corpus_dir, tiny_vocabulary, run_dir, exports, export_name=name, **flags)
+    done = run(0, args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir, os.path.join(exports, name, "1")
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_corpus, tiny_vocabulary, tmp_path_factory):
+    root = tmp_path_factory.mktemp("variants")
+    made = {
+        name: _pretrain(tiny_corpus, tiny_vocabulary, root, name, flags)
+        for name, (flags, _) in VARIANTS.items()
+    }
+    # DistilBERT: a 1-layer student of the 2-layer RoBERTa run.
+    teacher = made["roberta"][0]
+    made["distill"] = _pretrain(
+        tiny_corpus, tiny_vocabulary, root, "distill", dict(task="distill", teacher=teacher)
+    )
+    return made
+
+
+def _loaded(run_dir):
+    config = Config.from_json(os.path.join(run_dir, "config.json"))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert config.to_dict() == json.load(f)  # the file is the whole config
+    with open(os.path.join(run_dir, "results.json")) as f:
+        results = json.load(f)
+    assert results["steps"] == 8 and len(results["history"]["loss"]) == 4
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    return config, model
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_trains_round_trips_and_serves(runs, name, assert_servable):
+    run_dir, export = runs[name]
+    config, model = _loaded(run_dir)
+    flat = {k: v for section in config.to_dict().values() for k, v in section.items()}
+    assert {k: flat[k] for k in VARIANTS[name][1]} == VARIANTS[name][1]
+    if name == "albert":
+        assert len(model.encoder.transformer_layers) == 1 and model.encoder.num_layers == 3
+        assert model.encoder.token_embedding.output_dim == 16 and "sop" in model.output
+    if name == "electra":
+        assert model.generator.encoder.token_embedding is model.encoder.token_embedding
+        assert model.generator.encoder.hidden_dim == 16
+    module = load_serving_module(config)
+    assert assert_servable(module, export) > 0
+
+
+def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable):
+    run_dir, export = runs["distill"]
+    config, model = _loaded(run_dir)
+    teacher_config, _ = _loaded(runs["roberta"][0])
+    assert teacher_config.model.num_layers == 2
+    assert config.model.num_layers == config.model.student_layers == 1
+    assert model.encoder.num_layers == 1 and model.teacher.encoder.num_layers == 2
+    # The teacher's vocabulary, copied into the student's run (it travels with the run).
+    with open(config.data.vocabulary) as a, open(teacher_config.data.vocabulary) as b:
+        assert a.read() == b.read()
+    assert assert_servable(load_serving_module(config), export) > 0
