@@ -60,8 +60,8 @@ def resolve_init_from(config: Config) -> Config:
         kind == "clm" and config.train.task not in DECODER_TASKS
     ):
         raise ValueError(
-            f"--init_from: {source} is a {kind!r} run; --task={config.train.task} needs an mlm "
-            f"or electra run{' (or a clm run)' if config.train.task in DECODER_TASKS else ''}"
+            f"--init_from: {source} is a {kind!r} run; --task={config.train.task} needs an "
+            f"{' or '.join(ENCODER_PRETRAINING)} run{' (or a clm run)' if config.train.task in DECODER_TASKS else ''}"
         )
     sizes = {k: v for k, v in pretrained.to_dict()["model"].items() if k != "dropout"}
     return config.replace(

@@ -302,7 +302,7 @@ def test_classify_from_a_gpt_decoder_pools_the_last_token(
 
 def test_gpt_decoder_is_refused_for_ner_and_a_bpe_scratch_run(tmp_path, pretrained_gpt_run):
     ner = _config(tmp_path, "gpt-ner", task="ner", init_from=pretrained_gpt_run)
-    with pytest.raises(ValueError, match="needs an mlm run"):
+    with pytest.raises(ValueError, match="needs an mlm or electra or distill run"):
         run_finetune(ner, str(tmp_path / "saved_models"))
     scratch = _config(tmp_path, "bpe-scratch", tokenizer="bpe", train_data="unused.tsv")
     with pytest.raises(ValueError, match="for a GPT decoder give --init_from"):
