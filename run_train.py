@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags, logging
 
-from bertgpt_tf.config import Config, config_fields
+from bertgpt_tf.config import ENCODER_PRETRAINING, Config, config_fields
 
 _FLAG_TYPES = {
     "int": flags.DEFINE_integer,
@@ -60,6 +60,7 @@ def run_vocab(config: Config) -> str:
     return ensure_vocabulary(
         run_dir, files, config.tokenizer_kind, d.vocabulary, d.vocabulary_size_target,
         d.vocabulary_max_bytes, d.lower_case, d.validation_fraction,
+        masked_lm=config.train.task in ENCODER_PRETRAINING,
     )  # fmt: skip
 
 
@@ -86,7 +87,7 @@ def run_pretraining(config: Config) -> str:
         config = resolve_teacher(config)
     config = config.replace(tokenizer=config.tokenizer_kind, model_dir=run_dir)
     vocabulary = run_vocab(config)
-    tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, d.lower_case)
+    tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, config.data.lower_case)
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     if t.epochs:  # passes over the data -> a step budget
         one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]

@@ -22,9 +22,11 @@ def ensure_vocabulary(
     max_bytes: int = 40_000_000,
     lower_case: bool = True,
     validation_fraction: float = 0.01,
+    masked_lm: bool = False,
 ) -> str:
     """Returns `<run_dir>/<vocabulary file of kind>`, copying `vocabulary` there or
-    training it from the training documents (validation documents stay unseen)."""
+    training it from the training documents (validation documents stay unseen).
+    `masked_lm`: a SentencePiece model for an encoder gets [CLS]/[SEP]/[MASK] pieces."""
     target = os.path.join(run_dir, VOCABULARY_FILES[kind])
     if vocabulary:
         if not os.path.isfile(vocabulary):
@@ -49,7 +51,9 @@ def ensure_vocabulary(
         write_vocabulary(target, vocab)
     else:
         model_type = "bpe" if kind == "bpe" else "unigram"
-        model = train_sentencepiece(lines, vocabulary_size, model_type, max_bytes)
+        model = train_sentencepiece(
+            lines, vocabulary_size, model_type, max_bytes, masked_lm=masked_lm
+        )
         write_sentencepiece_model(target, model)
     return target
 

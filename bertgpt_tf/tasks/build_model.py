@@ -15,7 +15,8 @@ from bertgpt_tf.tasks.gpt_causal_lm import GPTCausalLM
 
 def build_model(config: Config) -> keras.Model:
     """`mlm` -> BertPretrainer(BertEncoder), `electra` -> ElectraPretrainer(BertEncoder),
-    `clm` -> GPTCausalLM(GPTDecoder)."""
+    `distill` -> DistillPretrainer(the --teacher run's BertPretrainer), `clm` ->
+    GPTCausalLM(GPTDecoder)."""
     task, m = config.train.task, config.model
     if task == "mlm":
         encoder = BertEncoder(**config.model_kwargs(BertEncoder))

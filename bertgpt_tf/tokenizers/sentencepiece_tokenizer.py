@@ -1,13 +1,18 @@
 """In-graph SentencePiece tokenizer (GPT-style BPE or unigram), on `tensorflow_text`."""
 
+import re
+
 import tensorflow as tf
 import tensorflow_text as text
 
 from bertgpt_tf.tokenizers.sentencepiece_vocab import read_sentencepiece_model
 from bertgpt_tf.tokenizers.special_tokens import (
+    CLS,
     END_OF_TEXT,
+    MASK,
     PAD_PIECE,
     SENTENCEPIECE_EOS,
+    SEP,
     UNK_PIECE,
 )
 from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
@@ -67,6 +72,7 @@ class SentencePieceTokenizer(TextTokenizer):
         end = END_OF_TEXT if END_OF_TEXT in ids else SENTENCEPIECE_EOS
         if end not in ids:
             raise ValueError(f"The model has no end-of-text piece {END_OF_TEXT!r} or {end!r}.")
+        self._ids = ids
         self._end_id = ids[end]
         self._pad_id = ids.get(PAD_PIECE, self._end_id)
         self._unk_id = ids.get(UNK_PIECE, -1)
@@ -109,3 +115,51 @@ class SentencePieceTokenizer(TextTokenizer):
     def get_config(self) -> dict:
         """`model` is the path given, or the proto bytes (not JSON: save them to a file)."""
         return {"model": self._config_model}
+
+
+class MaskedSentencePieceTokenizer(SentencePieceTokenizer):
+    """A SentencePiece (BPE) tokenizer for BERT-family encoders (RoBERTa's BPE option).
+
+    The model carries "[CLS]", "[SEP]" and "[MASK]" as user-defined pieces (see
+    `sentencepiece_vocab.MASKED_LM_SYMBOLS`), so packing, masking and fill-mask use the
+    same special strings as WordPiece: "[MASK]" typed in a request is the mask token.
+    Having `cls_id` is what makes the shared packing (`encode_texts`) build
+    `[CLS] a [SEP] (b [SEP])` instead of a GPT's `a <end>`.
+
+    `is_continuation` marks pieces that do not start a word (no leading "▁" and not
+    a newline or special piece), for whole-word masking.
+
+    A space before "[MASK]" belongs to the mask, as RoBERTa's `<mask>` strips it: the
+    masked word was one piece such as "▁paris", so "is [MASK]." must not leave a lone
+    "▁" piece in front of the mask.
+    """
+
+    def __init__(self, model: bytes | str):
+        super().__init__(model)
+        missing = [piece for piece in (CLS, SEP, MASK) if piece not in self._ids]
+        if missing:
+            raise ValueError(f"The SentencePiece model has no {missing} pieces (not an MLM model)")
+        starts_word = lambda t: t.startswith("\u2581") or t == "\n" or t in (CLS, SEP, MASK)  # noqa: E731
+        with tf.init_scope():
+            self.is_continuation = tf.constant([not starts_word(t) for t in self.vocabulary])
+
+    def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        strings = tf.strings.regex_replace(strings, " " + re.escape(MASK), MASK)
+        return super()._tokenize_batch(strings)
+
+    @property
+    def cls_id(self) -> int:
+        return self._ids[CLS]
+
+    @property
+    def sep_id(self) -> int:
+        return self._ids[SEP]
+
+    @property
+    def mask_id(self) -> int:
+        return self._ids[MASK]
+
+
+def has_masked_lm_pieces(model: bytes | str) -> bool:
+    """Whether a SentencePiece model was trained for an encoder (has "[MASK]")."""
+    return MASK in SentencePieceTokenizer(model)._ids

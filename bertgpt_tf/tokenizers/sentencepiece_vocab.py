@@ -30,7 +30,15 @@ from collections.abc import Iterable, Iterator
 import sentencepiece
 import tensorflow as tf
 
-from bertgpt_tf.tokenizers.special_tokens import END_OF_TEXT, PAD_PIECE, UNK_PIECE, UNK_SURFACE
+from bertgpt_tf.tokenizers.special_tokens import (
+    CLS,
+    END_OF_TEXT,
+    MASK,
+    PAD_PIECE,
+    SEP,
+    UNK_PIECE,
+    UNK_SURFACE,
+)
 
 MODEL_TYPES = ("bpe", "unigram")
 # SentencePiece skips training sentences longer than this; longer lines are cut up first.
@@ -57,12 +65,19 @@ TRAINER_OPTIONS = {
 }
 
 
+# Extra user-defined pieces of a model for a BERT-family encoder (RoBERTa's BPE option):
+# BERT's spellings, so packing, masking and "[MASK]" in fill-mask requests work as with
+# WordPiece. User-defined pieces are matched in raw text, so a typed "[MASK]" is the mask.
+MASKED_LM_SYMBOLS = (CLS, SEP, MASK)
+
+
 def train_sentencepiece(
     lines: Iterable[str] | tf.data.Dataset,
     vocabulary_size: int,
     model_type: str = "bpe",
     max_bytes: int | None = None,
     progress: bool = True,
+    masked_lm: bool = False,
 ) -> bytes:
     """Trains a lossless SentencePiece model on text lines; returns the model proto.
 
@@ -81,6 +96,7 @@ def train_sentencepiece(
         model_type: "bpe" or "unigram".
         max_bytes: read only about this many bytes (UTF-8) of text; None reads all.
         progress: print lines and megabytes read, and the training time.
+        masked_lm: add `MASKED_LM_SYMBOLS` (ids 4, 5, 6) for an encoder's MLM.
 
     Example:
     >>> model = train_sentencepiece(["the cat sat on the mat"] * 10, 280, progress=False)
@@ -98,7 +114,13 @@ def train_sentencepiece(
         vocab_size=vocabulary_size,
         num_threads=os.cpu_count() or 1,
         minloglevel=1 if progress else 2,  # 1: warnings only
-        **TRAINER_OPTIONS,
+        **{
+            **TRAINER_OPTIONS,
+            "user_defined_symbols": [
+                *TRAINER_OPTIONS["user_defined_symbols"],
+                *(MASKED_LM_SYMBOLS if masked_lm else ()),
+            ],
+        },
     )
     if progress:
         _report(f"trained {vocabulary_size:,} {model_type} pieces", started)

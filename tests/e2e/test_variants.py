@@ -6,6 +6,7 @@ import os
 
 import keras
 import pytest
+import tensorflow as tf
 
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.from_run import load_serving_module
@@ -15,6 +16,10 @@ VARIANTS = {
     # name: (flags, what config.json must say)
     "roberta": (dict(model="roberta", batch_size=8, num_layers=2),
                 dict(pair_objective="none", model="roberta")),
+    # RoBERTa's BPE option: a SentencePiece BPE model with [CLS]/[SEP]/[MASK] pieces.
+    "roberta-bpe": (dict(model="roberta", batch_size=8, tokenizer="bpe", vocabulary="",
+                         vocabulary_size_target=420),
+                    dict(pair_objective="none", tokenizer="bpe", vocabulary_size=420)),
     "albert": (dict(model="albert", embedding_dim=16, num_layers=3),
                dict(pair_objective="sop", embedding_dim=16, share_layers=True)),
     "electra": (dict(task="electra", generator_fraction=0.5),
@@ -25,7 +30,9 @@ VARIANTS = {
 def _pretrain(tiny_corpus, tiny_vocabulary, root, name, flags):
     run_dir, exports = str(root / name), str(root / "exports")
     corpus_dir = os.path.dirname(tiny_corpus[0])
-    args = train_flags(corpus_dir, tiny_vocabulary, run_dir, exports, export_name=name, **flags)
+    flags = dict(flags)
+    vocabulary = flags.pop("vocabulary", tiny_vocabulary)  # "": train one for the run
+    args = train_flags(corpus_dir, vocabulary, run_dir, exports, export_name=name, **flags)
     done = run(0, args)
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir, os.path.join(exports, name, "1")
@@ -33,17 +40,20 @@ def _pretrain(tiny_corpus, tiny_vocabulary, root, name, flags):
 
 @pytest.fixture(scope="module")
 def runs(tiny_corpus, tiny_vocabulary, tmp_path_factory):
+    """`name -> (run dir, export dir)`, each variant pretrained once, on first use."""
     root = tmp_path_factory.mktemp("variants")
-    made = {
-        name: _pretrain(tiny_corpus, tiny_vocabulary, root, name, flags)
-        for name, (flags, _) in VARIANTS.items()
-    }
-    # DistilBERT: a 1-layer student of the 2-layer RoBERTa run.
-    teacher = made["roberta"][0]
-    made["distill"] = _pretrain(
-        tiny_corpus, tiny_vocabulary, root, "distill", dict(task="distill", teacher=teacher)
-    )
-    return made
+    made = {}
+
+    def get(name):
+        if name not in made:
+            if name == "distill":  # a 1-layer student of the 2-layer RoBERTa run
+                flags = dict(task="distill", teacher=get("roberta")[0])
+            else:
+                flags = VARIANTS[name][0]
+            made[name] = _pretrain(tiny_corpus, tiny_vocabulary, root, name, flags)
+        return made[name]
+
+    return get
 
 
 def _loaded(run_dir):
@@ -59,24 +69,28 @@ def _loaded(run_dir):
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_variant_trains_round_trips_and_serves(runs, name, assert_servable):
-    run_dir, export = runs[name]
+    run_dir, export = runs(name)
     config, model = _loaded(run_dir)
     flat = {k: v for section in config.to_dict().values() for k, v in section.items()}
     assert {k: flat[k] for k in VARIANTS[name][1]} == VARIANTS[name][1]
+    module = load_serving_module(config)
     if name == "albert":
         assert len(model.encoder.transformer_layers) == 1 and model.encoder.num_layers == 3
         assert model.encoder.token_embedding.output_dim == 16 and "sop" in model.output
+    if name == "roberta-bpe":
+        assert config.data.vocabulary.endswith("spm_bpe.model")
+        out = module.fill_mask(tf.constant(["the quick brown [MASK] jumps."]))
+        assert out["top_tokens"].shape[1:] == (1, 5)  # one [MASK] found, top-5 pieces
     if name == "electra":
         assert model.generator.encoder.token_embedding is model.encoder.token_embedding
         assert model.generator.encoder.hidden_dim == 16
-    module = load_serving_module(config)
     assert assert_servable(module, export) > 0
 
 
 def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable):
-    run_dir, export = runs["distill"]
+    run_dir, export = runs("distill")
     config, model = _loaded(run_dir)
-    teacher_config, _ = _loaded(runs["roberta"][0])
+    teacher_config, _ = _loaded(runs("roberta")[0])
     assert teacher_config.model.num_layers == 2
     assert config.model.num_layers == config.model.student_layers == 1
     assert model.encoder.num_layers == 1 and model.teacher.encoder.num_layers == 2

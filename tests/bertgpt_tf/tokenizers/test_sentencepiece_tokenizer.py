@@ -189,3 +189,38 @@ def test_saved_model_reloads_in_a_fresh_process(tmp_path, reload_tokenizer_in_fr
     assert assets == ["tokenizer.model"]
     assert ids == tokenizer.tokenize(tf.constant(strings)).to_list()
     assert detokenized == strings
+
+
+def test_masked_lm_model_packs_like_bert_and_keeps_gpt_models_gpt(tmp_path):
+    """RoBERTa's BPE option: [CLS]/[SEP]/[MASK] pieces, BERT packing, a typed [MASK]."""
+    from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
+    from bertgpt_tf.tokenizers.segment_packer import encode_texts
+    from bertgpt_tf.tokenizers.sentencepiece_tokenizer import MaskedSentencePieceTokenizer
+    from bertgpt_tf.tokenizers.special_tokens import CLS, MASK, SEP
+
+    masked = train_sentencepiece(TRAINING_LINES * 5, VOCABULARY_SIZE, "bpe", progress=False,
+                                 masked_lm=True)  # fmt: skip
+    path = str(tmp_path / "spm_bpe.model")
+    write_sentencepiece_model(path, masked)
+    tokenizer = load_tokenizer("bpe", path)
+    assert isinstance(tokenizer, MaskedSentencePieceTokenizer)
+    assert tokenizer.vocabulary[4:7] == [CLS, SEP, MASK]
+    ids = tokenizer.tokenize(tf.constant(["the dog [MASK]. the [MASK]"])).to_list()[0]
+    plain = tokenizer.tokenize(tf.constant(["the dog"])).to_list()[0]
+    # The space before each [MASK] goes with it: no lone "▁" piece in front of the mask.
+    assert ids[: len(plain)] == plain and ids[len(plain)] == tokenizer.mask_id
+    assert ids.count(tokenizer.mask_id) == 2 and tokenizer.mask_id == 6
+    inputs = encode_texts(tokenizer, tf.constant(["the dog"]), tf.constant(["a fox"]), 16, False)
+    row = inputs["token_ids"].numpy()[0].tolist()
+    assert row[0] == tokenizer.cls_id and row.count(tokenizer.sep_id) == 2
+    assert inputs["segment_ids"].numpy()[0].max() == 1
+    # Whole-word masking: "▁"-prefixed pieces start words; the specials do too.
+    continuation = tokenizer.is_continuation.numpy()
+    assert not continuation[tokenizer.mask_id] and not continuation[tokenizer.cls_id]
+    starts = [i for i, t in enumerate(tokenizer.vocabulary) if t.startswith("\u2581")]
+    assert starts and not continuation[starts].any()
+    # A GPT model (no [MASK] piece) stays a plain SentencePieceTokenizer with GPT packing.
+    gpt_path = str(tmp_path / "gpt.model")
+    write_sentencepiece_model(gpt_path, train("bpe"))
+    gpt = load_tokenizer("bpe", gpt_path)
+    assert type(gpt) is SentencePieceTokenizer and not hasattr(gpt, "cls_id")
