@@ -34,6 +34,7 @@ class ModelConfig:
     tie_word_embeddings: bool = True  # BERT family: MLM head projects with the token embedding
     position: str = "learned"  # GPT family: learned | rope
     ffn: str = "gelu"  # GPT family: gelu | swiglu
+    target_vocabulary_size: int = 0  # translate: 0 = one vocabulary shared by both sides
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class DataConfig:
     text_column: str = "text"
     text_b_column: str = ""  # set for sentence-pair data
     label_column: str = "label"
+    # Translation (--task=translate): <split>.<language>.gz line-aligned files.
+    source_language: str = "en"
+    target_language: str = "de"
+    shared_vocabulary: bool = True  # one SentencePiece model for both languages
+    target_vocabulary: str = ""  # separate vocabularies: the target's model file
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,10 @@ class TrainConfig:
     prefix_length: int = 0  # >0: prompt tuning: learned vectors after [CLS], frozen encoder
     patience: int = 2  # early stopping on the validation metric (0: off)
     class_weights: bool = False  # weight classes by inverse frequency
+    # Translation
+    label_smoothing: float = 0.1
+    beam_size: int = 4  # beam search at evaluation and export (1 = greedy)
+    length_penalty: float = 0.6  # GNMT alpha: beams ranked by log p / ((5 + length) / 6)^alpha
 
 
 PRESETS: dict[str, dict] = {
@@ -104,7 +114,15 @@ PRESETS: dict[str, dict] = {
 }
 
 # The tokenizer a task uses when --tokenizer is not given.
-DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe"}
+DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe", "translate": "bpe"}
+# Fields a task sets differently from the defaults above (flags still override them):
+# Multi30k captions fit 48 tokens (99.9 %), a small corpus wants a small vocabulary, and
+# pre-LN blocks train stably at the higher learning rates a short run needs.
+TASK_DEFAULTS: dict[str, dict] = {
+    "translate": dict(
+        sequence_length=48, vocabulary_size_target=8000, normalize_first=True, batch_size=64
+    ),
+}
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
@@ -127,10 +145,12 @@ class Config:
 
     @classmethod
     def from_preset(cls, preset: str = "mini", **overrides) -> Config:
-        """Preset sizes, then `overrides` (flat field names). Unknown names raise."""
+        """Preset sizes, then the task's `TASK_DEFAULTS`, then `overrides` (flat field
+        names). Unknown names raise."""
         if preset not in PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        return cls().replace(**{**PRESETS[preset], "preset": preset, **overrides})
+        task_defaults = TASK_DEFAULTS.get(overrides.get("task", TrainConfig.task), {})
+        return cls().replace(**{**PRESETS[preset], **task_defaults, "preset": preset, **overrides})
 
     def replace(self, **overrides) -> Config:
         unknown = set(overrides) - set(config_fields())
@@ -174,6 +194,11 @@ class Config:
             )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
+        if t.beam_size < 1 or not 0 <= t.label_smoothing < 1:
+            raise ValueError(
+                f"need beam_size >= 1 and 0 <= label_smoothing < 1: {t.beam_size}, "
+                f"{t.label_smoothing}"
+            )
 
     @property
     def tokenizer_kind(self) -> str:
