@@ -11,6 +11,7 @@ import os
 import time
 
 import keras
+import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.config import Config
@@ -86,13 +87,13 @@ def write_eval(run_dir: str, report: dict) -> None:
         f.write("\n".join(lines))
 
 
-def translate(config: Config, export_base: str = "saved_models", version=None) -> str:
-    """Trains, evaluates and exports; returns the export path."""
-    from pipelines.task_data import count_batches
+def prepare(config: Config) -> tuple[Config, dict, tuple]:
+    """Run dir, the splits' sentence pairs, the SentencePiece model(s) and tokenizers;
+    returns the config resolved with them, {split: (sources, targets)} and the
+    (source, target) tokenizers."""
     from pipelines.translation_dataset import (
         DEFAULT_DATASET,
         dataset_folder,
-        make_translation_dataset,
         read_parallel,
         split_files,
     )
@@ -103,22 +104,29 @@ def translate(config: Config, export_base: str = "saved_models", version=None) -
     run_dir = resolve_run_dir(t.model_dir, t.task)
     folder = dataset_folder(d.train_data, d.data_dir, d.dataset)
     languages = (d.source_language, d.target_language)
-    splits = {s: read_parallel(*split_files(folder, s, *languages)) for s in ("train", "validation", "test")}  # fmt: skip
+    files = {s: split_files(folder, s, *languages) for s in ("train", "validation", "test")}
+    splits = {s: read_parallel(*paths) for s, paths in files.items()}
     vocabularies = ensure_translation_vocabularies(
         run_dir, *splits["train"], config.tokenizer_kind, d.shared_vocabulary,
         d.vocabulary_size_target, languages, d.vocabulary, d.target_vocabulary,
     )  # fmt: skip
-    config = config.replace(
-        model_dir=run_dir, tokenizer=config.tokenizer_kind, vocabulary=vocabularies[0],
-        target_vocabulary=vocabularies[1],
-        dataset=d.dataset or ("" if d.train_data else DEFAULT_DATASET),
-    )  # fmt: skip
     tokenizers = load_tokenizer_pair(config.tokenizer_kind, *vocabularies)
     shared = tokenizers[0] is tokenizers[1]
     config = config.replace(
-        vocabulary_size=tokenizers[0].vocabulary_size,
+        model_dir=run_dir, tokenizer=config.tokenizer_kind, vocabulary=vocabularies[0],
+        target_vocabulary=vocabularies[1], vocabulary_size=tokenizers[0].vocabulary_size,
         target_vocabulary_size=0 if shared else tokenizers[1].vocabulary_size,
-    )
+        dataset=d.dataset or ("" if d.train_data else DEFAULT_DATASET),
+    )  # fmt: skip
+    return config, splits, tokenizers
+
+
+def train(config: Config, splits: dict, tokenizers: tuple) -> tuple[Config, Translator]:
+    """tf.data -> `Translator` built and compiled under the strategy -> `fit` (resumes
+    from the run's backup); writes config.json and model.keras."""
+    from pipelines.task_data import count_batches
+    from pipelines.translation_dataset import make_translation_dataset
+
     d, t = config.data, config.train
 
     def dataset(split: str, **kwargs):
@@ -129,39 +137,51 @@ def translate(config: Config, export_base: str = "saved_models", version=None) -
     if t.epochs:  # passes over the training pairs -> a step budget
         config = config.replace(steps=t.epochs * count_batches(dataset("train")))
         t = config.train
-    config.to_json(os.path.join(run_dir, "config.json"))
-
+    config.to_json(os.path.join(t.model_dir, "config.json"))
     train_data = dataset("train", shuffle_seed=t.seed, repeat=True)
-    train_data = train_data.skip(resume_step(run_dir, t.steps_per_epoch))
+    train_data = train_data.skip(resume_step(t.model_dir, t.steps_per_epoch))
     validation_data = dataset("validation")
     validation_steps = min(t.validation_steps, count_batches(validation_data))
+    # Real tokens (both sides, end tokens included) per pair, for the tokens/s log.
+    tokens_per_pair = sum(
+        float(tok.tokenize(tf.constant(texts)).row_lengths().numpy().mean()) + 1
+        for tok, texts in zip(tokenizers, splits["train"], strict=True)
+    )
     with make_strategy().scope():
         model = build_translator(config)
         optimizer = make_optimizer(
             t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
         )
         model.compile(optimizer, jit_compile=t.jit_compile)
-    started = time.monotonic()
     fit(
-        model, train_data, validation_data if validation_steps else None, run_dir,
-        t.steps, t.steps_per_epoch, t.batch_size, 2 * d.sequence_length, validation_steps,
+        model, train_data, validation_data if validation_steps else None, t.model_dir,
+        t.steps, t.steps_per_epoch, t.batch_size, tokens_per_pair, validation_steps,
         t.checkpoint_every, t.max_minutes,
     )  # fmt: skip
-    train_minutes = round((time.monotonic() - started) / 60, 1)
-    model.save(os.path.join(run_dir, "model.keras"))
+    model.save(os.path.join(t.model_dir, "model.keras"))
+    return config, model
 
+
+def translate(config: Config, export_base: str = "saved_models", version=None) -> str:
+    """Trains, evaluates (eval.json / eval.md) and exports; returns the export path."""
+    from pipelines.translation_dataset import SPLITS
+
+    config, splits, tokenizers = prepare(config)
+    started = time.monotonic()
+    config, model = train(config, splits, tokenizers)
+    d = config.data
     report = {
         "task": "translate",
-        "dataset": d.dataset or folder,
-        "direction": "->".join(languages),
-        "test_split": os.path.basename(split_files(folder, "test", *languages)[0]),
+        "dataset": d.dataset or d.train_data,
+        "direction": f"{d.source_language}->{d.target_language}",
+        "test_split": SPLITS["test"],
         "steps": global_step(model),
-        "train_minutes": train_minutes,
+        "train_minutes": round((time.monotonic() - started) / 60, 1),
         "parameters": count_parameters(model)["total"],
-        "shared_vocabulary": shared,
+        "shared_vocabulary": tokenizers[0] is tokenizers[1],
         **evaluate_bleu(config, model.seq2seq, tokenizers, *splits["test"]),
     }
-    write_eval(run_dir, report)
+    write_eval(config.train.model_dir, report)
     return export_translator(config, model.seq2seq, tokenizers, export_base, version, report)
 
 
