@@ -86,9 +86,10 @@ def ensure_translation_vocabularies(
     vocabulary: str = "",
     target_vocabulary: str = "",
 ) -> tuple[str, str]:
-    """(source model, target model) SentencePiece files in `run_dir`: given, already
-    there, or trained on the training sentences. `shared`: one model trained on both
-    sides (both paths are the same file); else `<model>.<language>.model` per side."""
+    """(source model, target model) SentencePiece files in `run_dir`: given (copied
+    there), already there, or trained on the training sentences. `shared`: one model
+    trained on both sides (both paths are the same file); else `<model>.<language>.model`
+    per side, each trained on its own language."""
     if kind not in ("bpe", "sentencepiece"):
         raise ValueError(
             f"translation needs a SentencePiece tokenizer (bpe|sentencepiece), not {kind!r}"
@@ -97,10 +98,12 @@ def ensure_translation_vocabularies(
     stem = os.path.join(run_dir, VOCABULARY_FILES[kind][: -len(".model")])
 
     def ensure(path: str, given: str, lines: list[str]) -> str:
-        if given:  # --vocabulary / --target_vocabulary, or the run's own (resume)
+        if given:  # --vocabulary / --target_vocabulary (copied in), or the run's own
             if not os.path.isfile(given):
                 raise FileNotFoundError(f"Vocabulary file not found: {given}")
-            return given
+            if os.path.abspath(given) != os.path.abspath(path):
+                shutil.copyfile(given, path)
+            return path
         if os.path.exists(path):
             logging.info("re-using vocabulary %s", path)
             return path
@@ -110,7 +113,7 @@ def ensure_translation_vocabularies(
         write_sentencepiece_model(path, train_sentencepiece(lines, vocabulary_size, model_type))
         return path
 
-    if shared:  # interleaved, so a byte budget would cut both languages alike
+    if shared:  # both languages, pair by pair
         both = [line for pair in zip(sources, targets, strict=True) for line in pair]
         path = ensure(stem + ".model", vocabulary, both)
         return path, path

@@ -16,6 +16,7 @@ from pipelines.translation_dataset import (
     read_parallel,
     split_files,
 )
+from pipelines.vocabulary import ensure_translation_vocabularies
 from tests.translation_corpus import write_parallel_corpus
 
 
@@ -99,3 +100,24 @@ def test_missing_file_and_misaligned_files_name_the_path(corpus, tmp_path):
     with pytest.raises(ValueError, match=f"{source} has 3 lines but {target} has 2 lines"):
         read_parallel(*split_files(str(tmp_path), "train", "en", "de"))
     assert os.path.exists(target)
+
+
+def test_translation_vocabularies_are_trained_reused_or_copied(corpus, tmp_path):
+    _, splits, _ = corpus
+    run = tmp_path / "run"
+    run.mkdir()
+    shared = ensure_translation_vocabularies(str(run), *splits["train"], "bpe", True, 340)
+    assert shared == (str(run / "spm_bpe.model"),) * 2
+    before = os.path.getmtime(shared[0])
+    assert ensure_translation_vocabularies(str(run), *splits["train"], "bpe", True, 340) == shared
+    assert os.path.getmtime(shared[0]) == before  # re-used, not retrained
+    other = tmp_path / "other"
+    other.mkdir()
+    source, target = ensure_translation_vocabularies(
+        str(other), *splits["train"], "bpe", False, 300, ("en", "de"), vocabulary=shared[0]
+    )
+    assert source == str(other / "spm_bpe.en.model") and target == str(other / "spm_bpe.de.model")
+    assert open(source, "rb").read() == open(shared[0], "rb").read()  # copied in
+    assert open(target, "rb").read() != open(source, "rb").read()  # trained on German only
+    with pytest.raises(ValueError, match="SentencePiece"):
+        ensure_translation_vocabularies(str(run), *splits["train"], "wordpiece")
