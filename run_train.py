@@ -6,6 +6,7 @@
     python run_train.py --task=fill_mask --model_dir=runs/mlm-... --prompt="paris is the [MASK]."
     python run_train.py --task=clm --preset=mini             # GPT pretraining, then export
     python run_train.py --task=generate --model_dir=runs/clm-... --prompt="Once upon"
+    python run_train.py --task=translate --preset=mini       # Multi30k en->de, BLEU, export
 
 Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
 `--sequence_length`, `--batch_size`, ...); flags override the preset.
@@ -227,6 +228,13 @@ def run_evaluate(config: Config) -> str:
     return reevaluate(config, datasets["test"], data.test_targets, data.label_names)
 
 
+def run_translate(config: Config) -> str:
+    """Encoder-decoder on parallel text (bertgpt_tf.training.translate): fit, BLEU, export."""
+    from bertgpt_tf.training.translate import translate
+
+    return translate(config, FLAGS.export_base, FLAGS.export_version)
+
+
 def run_report(config: Config) -> str:
     """Markdown table of fine-tuning runs (--model_dir=a,b,...), with the TF-IDF +
     logistic-regression floor for each classification dataset among them."""
@@ -264,6 +272,7 @@ TASKS = {
     "export": run_export,
     "fill_mask": run_fill_mask,
     "generate": run_generate,
+    "translate": run_translate,
 }
 
 

@@ -41,6 +41,7 @@ class ModelConfig:
     distill_temperature: float = 2.0  # distill: softmax temperature of the soft targets
     position: str = "learned"  # GPT family: learned | rope
     ffn: str = "gelu"  # GPT family: gelu | swiglu
+    target_vocabulary_size: int = 0  # translate: 0 = one vocabulary shared by both sides
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,11 @@ class DataConfig:
     text_column: str = "text"
     text_b_column: str = ""  # set for sentence-pair data
     label_column: str = "label"
+    # Translation (--task=translate): <split>.<language>.gz line-aligned files.
+    source_language: str = "en"
+    target_language: str = "de"
+    shared_vocabulary: bool = True  # one SentencePiece model for both languages
+    target_vocabulary: str = ""  # separate vocabularies: the target's model file
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,10 @@ class TrainConfig:
     prefix_length: int = 0  # >0: prompt tuning: learned vectors after [CLS], frozen encoder
     patience: int = 2  # early stopping on the validation metric (0: off)
     class_weights: bool = False  # weight classes by inverse frequency
+    # Translation
+    label_smoothing: float = 0.1
+    beam_size: int = 4  # beam search at evaluation and export (1 = greedy)
+    length_penalty: float = 0.6  # GNMT alpha: beams ranked by log p / ((5 + length) / 6)^alpha
 
 
 PRESETS: dict[str, dict] = {
@@ -122,17 +132,24 @@ MODELS: dict[str, dict] = {
     "albert": dict(embedding_dim=128, share_layers=True, pair_objective="sop"),
 }
 
-# Defaults a pretraining task implies, applied with the variant's (before flags).
-TASK_DEFAULTS: dict[str, dict] = {
-    "electra": dict(pair_objective="none"),
-    "distill": dict(pair_objective="none"),
-}
 
 # Pretraining tasks whose result is a BERT encoder (what fine-tuning loads).
 ENCODER_PRETRAINING = ("mlm", "electra", "distill")
 
 # The tokenizer a task uses when --tokenizer is not given.
-DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe"}
+DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe", "translate": "bpe"}
+# Fields a task sets differently from the defaults above, applied with the variant's
+# (flags still override them). ELECTRA and DistilBERT train on MLM batches without a
+# pair objective. translate: Multi30k captions fit 48 tokens (99.9 %), a small corpus
+# wants a small vocabulary, and pre-LN blocks train stably at the higher learning rates
+# a short run needs.
+TASK_DEFAULTS: dict[str, dict] = {
+    "electra": dict(pair_objective="none"),
+    "distill": dict(pair_objective="none"),
+    "translate": dict(
+        sequence_length=48, vocabulary_size_target=8000, normalize_first=True, batch_size=64
+    ),
+}
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
@@ -155,8 +172,8 @@ class Config:
 
     @classmethod
     def from_preset(cls, preset: str = "mini", **overrides) -> Config:
-        """Preset sizes, then the `model` variant's defaults, then `overrides` (flat field
-        names). Unknown names raise."""
+        """Preset sizes, then the `model` variant's and the task's defaults (`MODELS`,
+        `TASK_DEFAULTS`), then `overrides` (flat field names). Unknown names raise."""
         if preset not in PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
         model = overrides.get("model", "bert")
@@ -216,6 +233,11 @@ class Config:
             )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
+        if t.beam_size < 1 or not 0 <= t.label_smoothing < 1:
+            raise ValueError(
+                f"need beam_size >= 1 and 0 <= label_smoothing < 1: {t.beam_size}, "
+                f"{t.label_smoothing}"
+            )
 
     @property
     def tokenizer_kind(self) -> str:

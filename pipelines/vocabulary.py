@@ -77,3 +77,52 @@ def vocabulary_from_texts(
         run_dir, [path], "wordpiece", "", vocabulary_size, lower_case=lower_case,
         validation_fraction=0.0,
     )  # fmt: skip
+
+
+def ensure_translation_vocabularies(
+    run_dir: str,
+    sources: list[str],
+    targets: list[str],
+    kind: str = "bpe",
+    shared: bool = True,
+    vocabulary_size: int = 8000,
+    languages: tuple[str, str] = ("en", "de"),
+    vocabulary: str = "",
+    target_vocabulary: str = "",
+) -> tuple[str, str]:
+    """(source model, target model) SentencePiece files in `run_dir`: given (copied
+    there), already there, or trained on the training sentences. `shared`: one model
+    trained on both sides (both paths are the same file); else `<model>.<language>.model`
+    per side, each trained on its own language."""
+    if kind not in ("bpe", "sentencepiece"):
+        raise ValueError(
+            f"translation needs a SentencePiece tokenizer (bpe|sentencepiece), not {kind!r}"
+        )
+    model_type = "bpe" if kind == "bpe" else "unigram"
+    stem = os.path.join(run_dir, VOCABULARY_FILES[kind][: -len(".model")])
+
+    def ensure(path: str, given: str, lines: list[str]) -> str:
+        if given:  # --vocabulary / --target_vocabulary (copied in), or the run's own
+            if not os.path.isfile(given):
+                raise FileNotFoundError(f"Vocabulary file not found: {given}")
+            if os.path.abspath(given) != os.path.abspath(path):
+                shutil.copyfile(given, path)
+            return path
+        if os.path.exists(path):
+            logging.info("re-using vocabulary %s", path)
+            return path
+        logging.info(
+            "training a %s SentencePiece model (%d) for %s", model_type, vocabulary_size, path
+        )
+        write_sentencepiece_model(path, train_sentencepiece(lines, vocabulary_size, model_type))
+        return path
+
+    if shared:  # both languages, pair by pair
+        both = [line for pair in zip(sources, targets, strict=True) for line in pair]
+        path = ensure(stem + ".model", vocabulary, both)
+        return path, path
+    source, target = languages
+    return (
+        ensure(f"{stem}.{source}.model", vocabulary, sources),
+        ensure(f"{stem}.{target}.model", target_vocabulary, targets),
+    )

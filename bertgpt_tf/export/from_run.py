@@ -10,16 +10,18 @@ from bertgpt_tf.config import Config
 from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.mlm_serving import MaskedLMServing
 from bertgpt_tf.export.saved_model import export_saved_model
+from bertgpt_tf.export.translate_serving import TranslateServing
 from bertgpt_tf.tasks import (  # noqa: F401  (registers classes)
     bert_pretrainer,
     distill_pretrainer,
     electra_pretrainer,
     gpt_causal_lm,
+    translator,
 )
-from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
+from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer, load_tokenizer_pair
 
 
-def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing:
+def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing | TranslateServing:
     """The run's `model.keras` and tokenizer as the serving module of its task."""
     run_dir = config.train.model_dir
     if not run_dir or not os.path.exists(os.path.join(run_dir, "model.keras")):
@@ -27,7 +29,12 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing:
             f"--model_dir must be a finished run (no model.keras in {run_dir!r})"
         )
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    d = config.data
+    d, t = config.data, config.train
+    if t.task == "translate":
+        tokenizers = load_tokenizer_pair(config.tokenizer_kind, d.vocabulary, d.target_vocabulary)
+        return TranslateServing(
+            model.seq2seq, *tokenizers, d.sequence_length, t.beam_size, t.length_penalty
+        )
     tokenizer = load_tokenizer(
         config.tokenizer_kind, d.vocabulary, d.lower_case, special_tokens_in_strings=True
     )

@@ -14,17 +14,26 @@ class WeightedTokenLoss(keras.losses.Loss):
     2 replicas would not train like 1 device on the same batch. Here the weight sum is
     all-reduced across replicas first, so the gradient is the single-device one.
 
+    Args:
+        label_smoothing: ε; the target distribution puts 1 - ε on the label and ε spread
+            uniformly over the vocabulary: loss = (1 - ε) * nll + ε * mean(-log p).
+
     Example:
     >>> loss = WeightedTokenLoss()
     >>> float(loss([[1, 0]], [[[0.0, 9.0], [9.0, 0.0]]], sample_weight=[[1.0, 0.0]])) < 1e-3
     True
     """
 
-    def __init__(self, name: str = "weighted_token_loss", **kwargs):
+    def __init__(self, label_smoothing: float = 0.0, name: str = "weighted_token_loss", **kwargs):
         super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         losses = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+        if self.label_smoothing:
+            uniform = -tf.reduce_mean(tf.nn.log_softmax(tf.cast(y_pred, tf.float32)), axis=-1)
+            smoothing = tf.cast(self.label_smoothing, losses.dtype)
+            losses = (1.0 - smoothing) * losses + smoothing * tf.cast(uniform, losses.dtype)
         weights = (
             tf.ones_like(losses) if sample_weight is None else tf.cast(sample_weight, losses.dtype)
         )
@@ -37,6 +46,9 @@ class WeightedTokenLoss(keras.losses.Loss):
             # mean. (Keras' own losses scale by 1/num_replicas for the same reason.)
             count = context.all_reduce("sum", count)
         return tf.math.divide_no_nan(total, count)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
     def call(self, y_true, y_pred):  # pragma: no cover - __call__ handles everything
         return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)

@@ -1,5 +1,7 @@
 """The tokenizer of a run, from its kind and its vocabulary/model file."""
 
+import os
+
 from bertgpt_tf.tokenizers.char_tokenizer import CharTokenizer
 from bertgpt_tf.tokenizers.sentencepiece_tokenizer import (
     MaskedSentencePieceTokenizer,
@@ -33,3 +35,12 @@ def load_tokenizer(
     if kind == "char":
         return CharTokenizer(path)
     raise ValueError(f"Unknown tokenizer {kind!r}; choose from {sorted(VOCABULARY_FILES)}")
+
+
+def load_tokenizer_pair(kind: str, source_path: str, target_path: str = "") -> tuple:
+    """(source, target) tokenizers of a translation run: the same object when the
+    vocabulary is shared (`target_path` empty or equal to `source_path`)."""
+    source = load_tokenizer(kind, source_path)
+    if not target_path or os.path.abspath(target_path) == os.path.abspath(source_path):
+        return source, source
+    return source, load_tokenizer(kind, target_path)

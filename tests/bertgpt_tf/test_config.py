@@ -27,3 +27,23 @@ def test_json_round_trip(tmp_path):
     path = str(tmp_path / "config.json")
     config.to_json(path)
     assert Config.from_json(path) == config
+
+
+def test_translate_task_defaults_fields_and_round_trip(tmp_path):
+    config = Config.from_preset(
+        "mini", task="translate", shared_vocabulary=False, beam_size=5, length_penalty=1.0
+    )
+    assert config.tokenizer_kind == "bpe"
+    assert (config.data.sequence_length, config.data.vocabulary_size_target) == (48, 8000)
+    assert config.model.normalize_first and config.train.batch_size == 64
+    assert (
+        Config.from_preset("mini", task="translate", sequence_length=32).data.sequence_length == 32
+    )
+    assert Config.from_preset("mini", task="mlm").data.sequence_length == 128  # others unchanged
+    path = str(tmp_path / "config.json")
+    config.to_json(path)
+    assert Config.from_json(path) == config
+    with pytest.raises(ValueError, match="beam_size"):
+        config.replace(beam_size=0)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        config.replace(label_smoothing=1.0)
