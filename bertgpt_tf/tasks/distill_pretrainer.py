@@ -2,14 +2,14 @@
 
 import keras
 from keras import ops
-from keras.src.losses.loss import scale_loss_for_distribution
 
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+from bertgpt_tf.tasks.joint_loss_model import JointLossModel, weighted_mean
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class DistillPretrainer(keras.Model):
+class DistillPretrainer(JointLossModel):
     """DistilBERT (Sanh et al., 2019) over the shared `BertPretrainer`.
 
     The student is the teacher's encoder with `student_layers` blocks, initialised from
@@ -22,7 +22,7 @@ class DistillPretrainer(keras.Model):
       + cosine_weight * (1 - cos(student hidden, teacher hidden))            (real tokens)
 
     with DistilBERT's weights 5 / 2 / 1 by default. `fit` is Keras' own; only the loss
-    and metrics are written here.
+    and metrics are written here (`JointLossModel`).
 
     `encoder` is the student's encoder (what fine-tuning loads) and `student` its
     `BertPretrainer` (what the export serves).
@@ -75,13 +75,7 @@ class DistillPretrainer(keras.Model):
         self.soft_weight = soft_weight
         self.mlm_weight = mlm_weight
         self.cosine_weight = cosine_weight
-        self.trackers = {
-            name: keras.metrics.Mean(name) for name in ("soft_loss", "mlm_loss", "cosine_loss")
-        }
-        self.accuracies = {
-            name: keras.metrics.Mean(name) for name in ("mlm_accuracy", "teacher_agreement")
-        }
-        self.built = True  # every sub-model is built (functional) above
+        self.track(("soft_loss", "mlm_loss", "cosine_loss"), ("mlm_accuracy", "teacher_agreement"))
 
     def call(self, inputs, training=False):
         """Student and teacher `mlm` logits and sequence outputs (float32)."""
@@ -105,35 +99,30 @@ class DistillPretrainer(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         weight = sample_weight["mlm"]
-        masked_mean = lambda v: ops.sum(v * weight) / ops.maximum(ops.sum(weight), 1.0)  # noqa: E731
         t = self.temperature
         teacher_probs = ops.softmax(y_pred["teacher_mlm"] / t, axis=-1)
         student_log_probs = ops.log_softmax(y_pred["mlm"] / t, axis=-1)
         teacher_log_probs = ops.log_softmax(y_pred["teacher_mlm"] / t, axis=-1)
         kl = ops.sum(teacher_probs * (teacher_log_probs - student_log_probs), axis=-1)
-        soft_loss = masked_mean(kl) * t * t
-        mlm_loss = masked_mean(
-            keras.losses.sparse_categorical_crossentropy(y["mlm"], y_pred["mlm"], from_logits=True)
-        )
-        real = ops.cast(x["padding_mask"], "float32")
         cosine = ops.sum(
             ops.normalize(y_pred["hidden"], axis=-1)
             * ops.normalize(y_pred["teacher_hidden"], axis=-1),
             axis=-1,
         )
-        cosine_loss = ops.sum((1.0 - cosine) * real) / ops.maximum(ops.sum(real), 1.0)
-        for name, value in (
-            ("soft_loss", soft_loss),
-            ("mlm_loss", mlm_loss),
-            ("cosine_loss", cosine_loss),
-        ):
-            self.trackers[name].update_state(value)
-        loss = (
-            self.soft_weight * soft_loss
-            + self.mlm_weight * mlm_loss
-            + self.cosine_weight * cosine_loss
+        hard = keras.losses.sparse_categorical_crossentropy(
+            y["mlm"], y_pred["mlm"], from_logits=True
         )
-        return scale_loss_for_distribution(loss)
+        components = {
+            "soft_loss": weighted_mean(kl, weight) * t * t,
+            "mlm_loss": weighted_mean(hard, weight),
+            "cosine_loss": weighted_mean(1.0 - cosine, x["padding_mask"]),
+        }
+        loss = (
+            self.soft_weight * components["soft_loss"]
+            + self.mlm_weight * components["mlm_loss"]
+            + self.cosine_weight * components["cosine_loss"]
+        )
+        return self.total(loss, components)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         predicted = ops.argmax(y_pred["mlm"], -1)
@@ -143,15 +132,7 @@ class DistillPretrainer(keras.Model):
         ):
             hits = ops.cast(ops.equal(predicted, target), "float32")
             self.accuracies[name].update_state(hits, sample_weight=sample_weight["mlm"])
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        fit_loss = [self._loss_tracker] if getattr(self, "_loss_tracker", None) else []
-        return [*fit_loss, *self.trackers.values(), *self.accuracies.values()]
-
-    def build_from_config(self, config):
-        """Teacher and student are built in `__init__`: nothing left to build on load."""
+        return self.results()
 
     def get_config(self) -> dict:
         return {

@@ -2,14 +2,14 @@
 
 import keras
 from keras import ops
-from keras.src.losses.loss import scale_loss_for_distribution
 
 from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+from bertgpt_tf.tasks.joint_loss_model import JointLossModel, weighted_mean
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(JointLossModel):
     """ELECTRA (Clark et al., 2020) over the shared `BertEncoder` and MLM head.
 
     The generator is a narrower `BertEncoder` (width, heads and feed-forward times
@@ -32,8 +32,8 @@ class ElectraPretrainer(keras.Model):
     `{"mlm": mask weights}`, as the MLM pipeline makes them. Padded prediction slots
     have position 0 ([CLS], never masked) and are never written.
 
-    `fit` is Keras' own; only the loss and the metrics are written here (`compute_loss`,
-    `compute_metrics`): the targets of the discriminator exist only after sampling.
+    `fit` is Keras' own; only the loss and the metrics are written here
+    (`JointLossModel`): the targets of the discriminator exist only after sampling.
 
     Metrics: `loss`, `mlm_loss`, `mlm_accuracy` (generator), `rtd_loss`,
     `rtd_accuracy` (all real tokens), `replaced_accuracy` and `original_accuracy`
@@ -88,14 +88,10 @@ class ElectraPretrainer(keras.Model):
         self.generator_fraction = generator_fraction
         self.discriminator_weight = discriminator_weight
         self.seed = seed
-        self.trackers = {
-            name: keras.metrics.Mean(name) for name in ("mlm_loss", "rtd_loss", "replaced_fraction")
-        }
-        self.accuracies = {
-            name: keras.metrics.Mean(name)
-            for name in ("mlm_accuracy", "rtd_accuracy", "replaced_accuracy", "original_accuracy")
-        }
-        self.built = True  # every sub-model is built (functional) above
+        self.track(
+            ("mlm_loss", "rtd_loss", "replaced_fraction"),
+            ("mlm_accuracy", "rtd_accuracy", "replaced_accuracy", "original_accuracy"),
+        )
 
     def call(self, inputs, training=False):
         """`mlm` generator logits (batch, predictions, vocab), `rtd` discriminator logits
@@ -130,25 +126,21 @@ class ElectraPretrainer(keras.Model):
         return replaced, ops.cast(x["padding_mask"], "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        mlm_weight = sample_weight["mlm"]
-        mlm_losses = keras.losses.sparse_categorical_crossentropy(
-            y["mlm"], y_pred["mlm"], from_logits=True
+        mlm_loss = weighted_mean(
+            keras.losses.sparse_categorical_crossentropy(y["mlm"], y_pred["mlm"], from_logits=True),
+            sample_weight["mlm"],
         )
-        mlm_loss = ops.sum(mlm_losses * mlm_weight) / ops.maximum(ops.sum(mlm_weight), 1.0)
         replaced, real = self._targets(x, y, y_pred)
         rtd_losses = keras.losses.binary_crossentropy(
             replaced[..., None], y_pred["rtd"][..., None], from_logits=True
         )
-        rtd_loss = ops.sum(rtd_losses * real) / ops.maximum(ops.sum(real), 1.0)
-        loss = mlm_loss + self.discriminator_weight * rtd_loss
-        self.trackers["mlm_loss"].update_state(mlm_loss)
-        self.trackers["rtd_loss"].update_state(rtd_loss)
-        self.trackers["replaced_fraction"].update_state(
-            ops.sum(replaced * real) / ops.maximum(ops.sum(real), 1.0)
-        )
-        # Per-replica mean -> share of the global mean, as Keras' compiled losses do
-        # (fit reports `loss` unscaled).
-        return scale_loss_for_distribution(loss)
+        rtd_loss = weighted_mean(rtd_losses, real)
+        components = {
+            "mlm_loss": mlm_loss,
+            "rtd_loss": rtd_loss,
+            "replaced_fraction": weighted_mean(replaced, real),
+        }
+        return self.total(mlm_loss + self.discriminator_weight * rtd_loss, components)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         replaced, real = self._targets(x, y, y_pred)
@@ -164,15 +156,7 @@ class ElectraPretrainer(keras.Model):
             ("original_accuracy", correct, real * (1 - replaced)),
         ):
             self.accuracies[name].update_state(hits, sample_weight=weight)
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        fit_loss = [self._loss_tracker] if getattr(self, "_loss_tracker", None) else []
-        return [*fit_loss, *self.trackers.values(), *self.accuracies.values()]
-
-    def build_from_config(self, config):
-        """Every sub-model is built in `__init__`: nothing left to build on load."""
+        return self.results()
 
     def get_config(self) -> dict:
         return {
