@@ -23,7 +23,7 @@ from bertgpt_tf.evaluation.metrics import (
     regression_metrics,
 )
 from bertgpt_tf.models.bert_encoder import BertEncoder
-from bertgpt_tf.tasks import bert_pretrainer, gpt_causal_lm  # noqa: F401  (registers classes)
+from bertgpt_tf.tasks import build_model  # noqa: F401  (registers every pretraining model class)
 from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder, siamese_similarity
 from bertgpt_tf.tasks.text_classifier import (
     TextClassifier,

@@ -98,3 +98,25 @@ def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable)
     with open(config.data.vocabulary) as a, open(teacher_config.data.vocabulary) as b:
         assert a.read() == b.read()
     assert assert_servable(load_serving_module(config), export) > 0
+
+
+@pytest.mark.parametrize("name", ["electra", "distill"])
+def test_fine_tuning_loads_the_discriminator_or_the_student(runs, name, tmp_path):
+    """`--init_from=<electra|distill run>` fine-tunes the encoder the pretrainer holds."""
+    from bertgpt_tf.tasks.text_classifier import TextClassifier  # noqa: F401  (registers)
+    from tests.bertgpt_tf.training.test_finetune import _sentiment_file
+
+    run_dir, _ = runs(name)
+    pretrained = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 200)
+    flags = [f"--{k}={v}" for k, v in dict(
+        task="classify", init_from=run_dir, train_data=data, model_dir=tmp_path / "ft",
+        epochs=1, batch_size=8, sequence_length=16, learning_rate=0.0,
+        export_base=tmp_path / "exports", patience=0).items()]  # fmt: skip
+    done = run(0, flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tuned = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
+    source = pretrained.encoder.token_embedding.embeddings
+    target = tuned.encoder.token_embedding.embeddings  # lr 0: the weights it started from
+    assert tuple(source.shape) == tuple(target.shape)
+    assert float(keras.ops.max(keras.ops.abs(source - target))) == 0.0
