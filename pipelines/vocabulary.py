@@ -28,14 +28,7 @@ def ensure_vocabulary(
     training it from the training documents (validation documents stay unseen).
     `masked_lm`: a SentencePiece model for an encoder gets [CLS]/[SEP]/[MASK] pieces."""
     target = os.path.join(run_dir, VOCABULARY_FILES[kind])
-    if vocabulary:
-        if not os.path.isfile(vocabulary):
-            raise FileNotFoundError(f"Vocabulary file not found: {vocabulary}")
-        if os.path.abspath(vocabulary) != os.path.abspath(target):
-            shutil.copyfile(vocabulary, target)
-        return target
-    if os.path.exists(target):
-        logging.info("re-using vocabulary %s", target)
+    if _given_or_existing(target, vocabulary):
         return target
     logging.info(
         "training a %s vocabulary (%d) on up to %d bytes", kind, vocabulary_size, max_bytes
@@ -56,6 +49,21 @@ def ensure_vocabulary(
         )
         write_sentencepiece_model(target, model)
     return target
+
+
+def _given_or_existing(target: str, given: str) -> bool:
+    """True when `target` is ready: the `given` file copied there, or a vocabulary
+    the run already has (resume). False: it must be trained."""
+    if given:
+        if not os.path.isfile(given):
+            raise FileNotFoundError(f"Vocabulary file not found: {given}")
+        if os.path.abspath(given) != os.path.abspath(target):
+            shutil.copyfile(given, target)
+        return True
+    if os.path.exists(target):
+        logging.info("re-using vocabulary %s", target)
+        return True
+    return False
 
 
 def _read_text(path: str) -> str:
@@ -102,14 +110,8 @@ def ensure_translation_vocabularies(
     stem = os.path.join(run_dir, VOCABULARY_FILES[kind][: -len(".model")])
 
     def ensure(path: str, given: str, lines: list[str]) -> str:
-        if given:  # --vocabulary / --target_vocabulary (copied in), or the run's own
-            if not os.path.isfile(given):
-                raise FileNotFoundError(f"Vocabulary file not found: {given}")
-            if os.path.abspath(given) != os.path.abspath(path):
-                shutil.copyfile(given, path)
-            return path
-        if os.path.exists(path):
-            logging.info("re-using vocabulary %s", path)
+        # --vocabulary / --target_vocabulary (copied in), or the run's own
+        if _given_or_existing(path, given):
             return path
         logging.info(
             "training a %s SentencePiece model (%d) for %s", model_type, vocabulary_size, path
