@@ -22,8 +22,9 @@ def test_cosine_differs_from_linear_off_midpoint():
 
 
 def test_weight_decay_skips_layer_norm_and_bias():
-    dense = keras.layers.Dense(3)
-    norm = keras.layers.LayerNormalization()
+    # Explicit names: auto-names depend on what other tests built in this process.
+    dense = keras.layers.Dense(3, name="dense")
+    norm = keras.layers.LayerNormalization(name="layer_normalization")
     dense.build((None, 3))
     norm.build((None, 3))
     optimizer = make_optimizer(1e-3, 1, 10, weight_decay=0.1)
