@@ -114,6 +114,21 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StepBudget(keras.callbacks.Callback):
+    """Stops training once the optimizer has taken `steps` steps, so a budget that is
+    not a whole number of epochs is not rounded up to one (the last epoch ends early,
+    still validated and backed up). Counts `optimizer.iterations`, which a resumed run
+    restores, so the budget is global, not per process."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) >= self.steps:
+            self.model.stop_training = True
+
+
 class SeedStateBackup(keras.callbacks.Callback):
     """Saves and restores the dropout RNG state next to `BackupAndRestore`'s backup.
 

@@ -16,6 +16,7 @@ from absl import logging
 
 from bertgpt_tf.training.callbacks import (
     SeedStateBackup,
+    StepBudget,
     StepCheckpoint,
     TimeBudget,
     TrainingMonitor,
@@ -74,6 +75,7 @@ def fit(
         *extra_callbacks,
         keras.callbacks.TensorBoard(log_dir, update_freq=log_every, write_graph=False),
         monitor,
+        StepBudget(steps),
     ]
     if checkpoint_every:
         callbacks.append(StepCheckpoint(os.path.join(run_dir, "checkpoints"), checkpoint_every))
