@@ -125,7 +125,7 @@ class StepBudget(keras.callbacks.Callback):
         self.steps = steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) >= self.steps:
+        if global_step(self.model) >= self.steps:
             self.model.stop_training = True
 
 
