@@ -12,13 +12,12 @@ Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
 `--sequence_length`, `--batch_size`, ...); flags override the preset.
 """
 
-import json
 import os
 import sys
 
 from absl import app, flags, logging
 
-from bertgpt_tf.config import ENCODER_PRETRAINING, Config, config_fields
+from bertgpt_tf.config import Config, config_fields
 
 _FLAG_TYPES = {
     "int": flags.DEFINE_integer,
@@ -52,95 +51,22 @@ def load_config() -> Config:
 
 def run_vocab(config: Config) -> str:
     from bertgpt_tf.training.fit import resolve_run_dir
-    from pipelines.sources import resolve_text_files
-    from pipelines.vocabulary import ensure_vocabulary
+    from pipelines.task_data import pretraining_vocabulary
 
-    d = config.data
     run_dir = resolve_run_dir(config.train.model_dir, "vocab")
-    files = resolve_text_files(d.train_data, d.data_dir)
-    return ensure_vocabulary(
-        run_dir, files, config.tokenizer_kind, d.vocabulary, d.vocabulary_size_target,
-        d.vocabulary_max_bytes, d.lower_case, d.validation_fraction,
-        masked_lm=config.train.task in ENCODER_PRETRAINING,
-    )  # fmt: skip
+    return pretraining_vocabulary(config.replace(model_dir=run_dir))
 
 
 def run_pretraining(config: Config) -> str:
-    """vocabulary -> tokenizer -> datasets -> model (in the strategy scope) -> fit -> export."""
-    import keras
-
-    from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
-    from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
-    from bertgpt_tf.training.callbacks import global_step
-    from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir, resume_step
-    from bertgpt_tf.training.optimizer import make_optimizer
+    """Run dir -> vocabulary, tokenizer, tf.data -> the model fit in the strategy -> export."""
+    from bertgpt_tf.training.pretrain import prepare_pretraining, pretrain
     from pipelines.sanitize import LineStats
-    from pipelines.sources import resolve_text_files
-    from pipelines.task_data import count_batches, make_datasets
-
-    d, t = config.data, config.train
-    # Seed first: tf.random.set_seed clears eager kernels, which would delete the
-    # SentencePiece tokenizer's resource if it already existed.
-    keras.utils.set_random_seed(t.seed)
-    run_dir = resolve_run_dir(t.model_dir, t.task)
-    files = resolve_text_files(d.train_data, d.data_dir)
-    if t.task == "distill":
-        config = resolve_teacher(config)
-    config = config.replace(tokenizer=config.tokenizer_kind, model_dir=run_dir)
-    vocabulary = run_vocab(config)
-    tokenizer = load_tokenizer(config.data.tokenizer, vocabulary, config.data.lower_case)
-    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
-    if t.epochs:  # passes over the data -> a step budget
-        one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]
-        config = config.replace(steps=t.epochs * count_batches(one_pass))
-    config.to_json(os.path.join(run_dir, "config.json"))
-    t = config.train
-    if t.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    from pipelines.task_data import pretraining_inputs
 
     stats = LineStats()
-    train_data, validation_data, validation_steps = make_datasets(config, files, tokenizer, stats)
-    train_data = train_data.skip(resume_step(run_dir, t.steps_per_epoch))
-    with make_strategy().scope():
-        model = build_model(config)
-        optimizer = make_optimizer(
-            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
-        )
-        model.compile(optimizer, jit_compile=t.jit_compile)
-    history, monitor = fit(
-        model, train_data, validation_data, run_dir, t.steps, t.steps_per_epoch, t.batch_size,
-        d.sequence_length, validation_steps, t.checkpoint_every, t.max_minutes,
-        extra_callbacks=task_callbacks(config, model, tokenizer, run_dir),
-    )  # fmt: skip
-    model.save(os.path.join(run_dir, "model.keras"))
-    results = {
-        "steps": global_step(model),
-        "tokens_per_second": monitor.mean_tokens_per_second(),
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-        "skipped_lines": stats.result(),
-    }
-    with open(os.path.join(run_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
+    config, tokenizer, fit_data = pretraining_inputs(prepare_pretraining(config), stats)
+    pretrain(config, tokenizer, fit_data, stats, FLAGS.prompt)
     return run_export(config)
-
-
-def task_callbacks(config: Config, model, tokenizer, run_dir: str) -> tuple:
-    """clm: perplexity in the logs and generated samples in TensorBoard at each epoch."""
-    if config.train.task != "clm":
-        return ()
-    from bertgpt_tf.export.clm_serving import CausalLMServing
-    from bertgpt_tf.training.callbacks import PerplexityLogger, SampleTextLogger
-
-    module = CausalLMServing(
-        model.decoder, tokenizer, min(64, model.decoder.max_sequence_length // 2)
-    )
-    prompts = FLAGS.prompt or ["\n", "The ", "ROMEO:"]
-
-    def samples():
-        return module.complete(prompts, max_new_tokens=64, temperature=0.8, top_k=40)
-
-    return PerplexityLogger(), SampleTextLogger(os.path.join(run_dir, "logs"), samples)
 
 
 def run_export(config: Config) -> str:
@@ -166,50 +92,12 @@ def run_generate(config: Config) -> str:
     )  # fmt: skip
 
 
-def finetune_inputs(config: Config, fresh_run: bool = True):
-    """(config, data, tokenizer, datasets) of a fine-tuning task: splits -> vocabulary
-    (the --init_from run's, or trained on the training texts) -> tokenizer -> tf.data.
-    `fresh_run=False` (evaluate) keeps the run's own directory, vocabulary and sizes."""
-    import keras
-
-    from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
-    from bertgpt_tf.training.finetune import resolve_init_from
-    from bertgpt_tf.training.fit import resolve_run_dir
-    from pipelines.finetune_dataset import finetune_datasets
-    from pipelines.task_files import DEFAULT_DATASET, load_ner_data, load_task_data
-    from pipelines.vocabulary import vocabulary_from_texts
-
-    keras.utils.set_random_seed(config.train.seed)
-    d, t = config.data, config.train
-    if fresh_run:
-        config = config.replace(model_dir=resolve_run_dir(t.model_dir, t.task))
-        config = resolve_init_from(config)
-    if t.task == "ner":
-        data = load_ner_data(d.train_data, d.data_dir, t.seed)
-        texts = [" ".join(words) for words in data.splits["train"].words]
-    else:
-        data = load_task_data(
-            t.task, d.dataset, d.train_data, d.data_dir, d.text_column, d.text_b_column,
-            d.label_column, t.seed,
-        )  # fmt: skip
-        texts = data.splits["train"].texts + (data.splits["train"].texts_b or [])
-    if not d.train_data:  # name the dataset in the run's reports
-        config = config.replace(dataset=d.dataset or DEFAULT_DATASET[t.task])
-    vocabulary = config.data.vocabulary or vocabulary_from_texts(
-        config.train.model_dir, texts, d.vocabulary_size_target, d.lower_case
-    )
-    tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, config.data.lower_case)
-    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
-    datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
-                                 t.class_weights, t.task)  # fmt: skip
-    return config, data, tokenizer, datasets
-
-
 def run_finetune(config: Config, export_base: str = "") -> str:
     """Fine-tune (bertgpt_tf.training.finetune): fit, test, eval.json, export."""
-    from bertgpt_tf.training.finetune import finetune
+    from bertgpt_tf.training.finetune import finetune, prepare_finetuning
+    from pipelines.task_data import finetune_inputs
 
-    config, data, tokenizer, datasets = finetune_inputs(config)
+    config, data, tokenizer, datasets = finetune_inputs(prepare_finetuning(config))
     return finetune(
         config, tokenizer, datasets, {k: len(v) for k, v in data.splits.items()}, data.test_targets,
         data.label_names, data.pair, export_base or FLAGS.export_base,
@@ -218,43 +106,42 @@ def run_finetune(config: Config, export_base: str = "") -> str:
 
 def run_evaluate(config: Config) -> str:
     """Re-test a finished fine-tuning run (--model_dir) on its test split: eval.json/.md."""
-    from bertgpt_tf.training.finetune import reevaluate
+    from bertgpt_tf.training.finetune import prepare_finetuning, reevaluate
+    from pipelines.task_data import finetune_inputs
 
     if not os.path.exists(os.path.join(config.train.model_dir, "eval.json")):
         raise FileNotFoundError(
             f"--model_dir={config.train.model_dir!r}: no finished fine-tuning run"
         )
-    config, data, _, datasets = finetune_inputs(config, fresh_run=False)
+    config, data, _, datasets = finetune_inputs(prepare_finetuning(config, fresh_run=False))
     return reevaluate(config, datasets["test"], data.test_targets, data.label_names)
 
 
-def run_translate(config: Config) -> str:
+def run_translate(config: Config, export_base: str = "", version: int | None = None) -> str:
     """Encoder-decoder on parallel text (bertgpt_tf.training.translate): fit, BLEU, export."""
-    from bertgpt_tf.training.translate import translate
+    from bertgpt_tf.training.translate import prepare_translation, translate
+    from pipelines.task_data import translation_inputs
+    from pipelines.translation_dataset import SPLITS
 
-    return translate(config, FLAGS.export_base, FLAGS.export_version)
+    if not export_base:  # from the command line
+        export_base, version = FLAGS.export_base, FLAGS.export_version
+    config, splits, tokenizers, fit_data = translation_inputs(prepare_translation(config))
+    return translate(config, splits, tokenizers, fit_data, SPLITS["test"], export_base, version)
 
 
 def run_report(config: Config) -> str:
     """Markdown table of fine-tuning runs (--model_dir=a,b,...), with the TF-IDF +
     logistic-regression floor for each classification dataset among them."""
-    from bertgpt_tf.evaluation.tfidf_baseline import tfidf_logistic_regression
-    from bertgpt_tf.training.finetune import eval_table, read_eval
-    from pipelines.task_files import label_array, load_task_data
+    from bertgpt_tf.evaluation.eval_report import read_eval, report_table
+    from pipelines.task_files import load_task_data
 
     reports = [(run_dir, read_eval(run_dir)) for run_dir in config.train.model_dir.split(",")]
-    lines = [eval_table(reports), "", "| baseline | data | test |", "|---|---|---|"]
-    for dataset in sorted({r["dataset"] for _, r in reports if r["task"] == "classify"}):
-        is_file = os.path.exists(dataset)
-        data = load_task_data("classify", "" if is_file else dataset, dataset if is_file else "")
-        train, test = data.splits["train"], data.splits["test"]
-        metrics = tfidf_logistic_regression(
-            train.texts, label_array(train, data.labels), test.texts,
-            label_array(test, data.labels), len(data.labels),
-        )  # fmt: skip
-        test_text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        lines.append(f"| TF-IDF (1-2 grams) + logistic regression | {dataset} | {test_text} |")
-    return "\n".join(lines)
+    names = sorted({r["dataset"] for _, r in reports if r["task"] == "classify"})
+    # a dataset is a name under the data dir, or a file (--train_data)
+    data = {
+        n: load_task_data("classify", *(("", n) if os.path.exists(n) else (n, ""))) for n in names
+    }
+    return report_table(reports, data)
 
 
 TASKS = {

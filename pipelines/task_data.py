@@ -1,4 +1,10 @@
-"""Training and validation datasets of a pretraining task, from the run config."""
+"""What a task's run feeds `model.fit`, from the run config: its text -> vocabulary
+(given, or trained into the run dir) -> tokenizer -> training and validation `tf.data`.
+
+`run_train.py` calls these between the library's `prepare_*` (seed, run dir, the
+`--init_from` / `--teacher` run) and its `pretrain` / `finetune` / `translate`, so the
+library never imports `pipelines`.
+"""
 
 import time
 
@@ -6,9 +12,49 @@ import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.config import ENCODER_PRETRAINING, Config
+from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer, load_tokenizer_pair
 from pipelines.clm_dataset import make_clm_dataset
 from pipelines.mlm_dataset import make_mlm_dataset
 from pipelines.sanitize import LineStats
+from pipelines.sources import resolve_text_files
+from pipelines.vocabulary import ensure_vocabulary
+
+
+def pretraining_vocabulary(config: Config, files: list[str] | None = None) -> str:
+    """The run's vocabulary file: `--vocabulary` copied into the run dir, the one already
+    there, or one trained on the corpus (`files`, default: the config's)."""
+    d = config.data
+    files = files or resolve_text_files(d.train_data, d.data_dir)
+    return ensure_vocabulary(
+        config.train.model_dir, files, config.tokenizer_kind, d.vocabulary,
+        d.vocabulary_size_target, d.vocabulary_max_bytes, d.lower_case,
+        d.validation_fraction, masked_lm=config.train.task in ENCODER_PRETRAINING,
+    )  # fmt: skip
+
+
+def pretraining_inputs(config: Config, stats: LineStats | None = None) -> tuple:
+    """(config, tokenizer, fit_data) of `--task=mlm|electra|distill|clm`: the config
+    resolved with the vocabulary, its size and, with `--epochs`, the step budget;
+    `fit_data` the keyword arguments of `bertgpt_tf.training.fit.fit` that are data
+    (`train_data`, `validation_data`, `validation_steps`, `tokens_per_example`)."""
+    files = resolve_text_files(config.data.train_data, config.data.data_dir)
+    vocabulary = pretraining_vocabulary(config, files)
+    tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, config.data.lower_case)
+    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
+    if config.train.epochs:  # passes over the data -> a step budget
+        one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]
+        config = config.replace(steps=config.train.epochs * count_batches(one_pass))
+    train, validation, validation_steps = make_datasets(config, files, tokenizer, stats)
+    return (
+        config,
+        tokenizer,
+        _fit_data(train, validation, validation_steps, config.data.sequence_length),
+    )
+
+
+def _fit_data(train, validation, validation_steps: int, tokens_per_example: float) -> dict:
+    return dict(train_data=train, validation_data=validation,
+                validation_steps=validation_steps, tokens_per_example=tokens_per_example)  # fmt: skip
 
 
 def make_datasets(
@@ -61,3 +107,90 @@ def count_batches(dataset: tf.data.Dataset, log_every_seconds: float = 10.0) -> 
             logging.info("counting batches per epoch: %d so far", count)
             last = time.monotonic()
     return count
+
+
+def finetune_inputs(config: Config) -> tuple:
+    """(config, data, tokenizer, datasets) of `--task=classify|regress|ner|embed`: the
+    splits -> vocabulary (the config's, e.g. the --init_from run's, or trained on the
+    training texts into the run dir) -> tokenizer -> {"train", "validation", "test"}."""
+    from pipelines.finetune_dataset import finetune_datasets
+    from pipelines.task_files import DEFAULT_DATASET, load_ner_data, load_task_data
+    from pipelines.vocabulary import vocabulary_from_texts
+
+    d, t = config.data, config.train
+    if t.task == "ner":
+        data = load_ner_data(d.train_data, d.data_dir, t.seed)
+        texts = [" ".join(words) for words in data.splits["train"].words]
+    else:
+        data = load_task_data(
+            t.task, d.dataset, d.train_data, d.data_dir, d.text_column, d.text_b_column,
+            d.label_column, t.seed,
+        )  # fmt: skip
+        texts = data.splits["train"].texts + (data.splits["train"].texts_b or [])
+    if not d.train_data:  # name the dataset in the run's reports
+        config = config.replace(dataset=d.dataset or DEFAULT_DATASET[t.task])
+    vocabulary = d.vocabulary or vocabulary_from_texts(
+        t.model_dir, texts, d.vocabulary_size_target, d.lower_case
+    )
+    tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, d.lower_case)
+    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
+    datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
+                                 t.class_weights, t.task)  # fmt: skip
+    return config, data, tokenizer, datasets
+
+
+def translation_inputs(config: Config) -> tuple:
+    """(config, splits, tokenizers, fit_data) of `--task=translate`: the parallel splits
+    {"train"|"validation"|"test": (sources, targets)} -> SentencePiece model(s) in the run
+    dir (shared by default) -> (source, target) tokenizers -> batches (`fit_data` as in
+    `pretraining_inputs`; its tokens per example are the real tokens of both sides, end
+    tokens included). The config is resolved with the vocabularies, their sizes, the
+    dataset name and, with `--epochs`, the step budget."""
+    from pipelines.translation_dataset import (
+        DEFAULT_DATASET,
+        dataset_folder,
+        make_translation_dataset,
+        read_parallel,
+        split_files,
+    )
+    from pipelines.vocabulary import ensure_translation_vocabularies
+
+    d, t = config.data, config.train
+    folder = dataset_folder(d.train_data, d.data_dir, d.dataset)
+    languages = (d.source_language, d.target_language)
+    files = {s: split_files(folder, s, *languages) for s in ("train", "validation", "test")}
+    splits = {s: read_parallel(*paths) for s, paths in files.items()}
+    vocabularies = ensure_translation_vocabularies(
+        t.model_dir, *splits["train"], config.tokenizer_kind, d.shared_vocabulary,
+        d.vocabulary_size_target, languages, d.vocabulary, d.target_vocabulary,
+    )  # fmt: skip
+    tokenizers = load_tokenizer_pair(config.tokenizer_kind, *vocabularies)
+    shared = tokenizers[0] is tokenizers[1]
+    config = config.replace(
+        tokenizer=config.tokenizer_kind, vocabulary=vocabularies[0],
+        target_vocabulary=vocabularies[1], vocabulary_size=tokenizers[0].vocabulary_size,
+        target_vocabulary_size=0 if shared else tokenizers[1].vocabulary_size,
+        dataset=d.dataset or ("" if d.train_data else DEFAULT_DATASET),
+    )  # fmt: skip
+
+    def dataset(split: str, **kwargs):
+        return make_translation_dataset(
+            *splits[split], *tokenizers, d.sequence_length, t.batch_size, **kwargs
+        )
+
+    if t.epochs:  # passes over the training pairs -> a step budget
+        config = config.replace(steps=t.epochs * count_batches(dataset("train")))
+    validation = dataset("validation")
+    validation_steps = min(t.validation_steps, count_batches(validation))
+    tokens_per_pair = sum(
+        float(tok.tokenize(tf.constant(texts)).row_lengths().numpy().mean()) + 1
+        for tok, texts in zip(tokenizers, splits["train"], strict=True)
+    )
+    train = dataset("train", shuffle_seed=t.seed, repeat=True)
+    validation = validation if validation_steps else None
+    return (
+        config,
+        splits,
+        tokenizers,
+        _fit_data(train, validation, validation_steps, tokens_per_pair),
+    )

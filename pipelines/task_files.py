@@ -244,8 +244,12 @@ class TaskData:
     @property
     def test_targets(self):
         """Class ids / scores of the test split (tag lists for token classification)."""
-        test = self.splits["test"]
-        return test.tags if isinstance(test, TaggedSentences) else label_array(test, self.labels)
+        return self.targets("test")
+
+    def targets(self, split: str):
+        """Class ids / scores of `split` (tag lists for token classification)."""
+        data = self.splits[split]
+        return data.tags if isinstance(data, TaggedSentences) else label_array(data, self.labels)
 
 
 def load_task_data(task: str, dataset: str = "", train_data: str = "", *args, **kwargs) -> TaskData:

@@ -1,13 +1,13 @@
 """Fine-tuning a pretrained (or fresh) encoder: `classify`, `regress`, `ner`, `embed`.
 
-`run_train.py` prepares the data (splits, vocabulary, tf.data); here: the encoder (or
-GPT decoder) from `--init_from`'s run, or a new encoder -> the method (full,
+`prepare_finetuning` (seed, run dir, the `--init_from` run) -> `run_train.py` prepares
+the data (splits, vocabulary, tf.data: `pipelines.task_data.finetune_inputs`); here: the
+encoder (or GPT decoder) from `--init_from`'s run, or a new encoder -> the method (full,
 `--freeze_layers`, `--lora_rank`, `--prefix_length`) -> `model.fit` under the strategy
 with early stopping on the validation metric (best weights restored) -> test metrics in
 `eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
-import json
 import os
 import time
 
@@ -17,6 +17,7 @@ import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.config import ENCODER_PRETRAINING, Config
+from bertgpt_tf.evaluation.eval_report import eval_table, read_eval, write_eval
 from bertgpt_tf.evaluation.metrics import (
     classification_metrics,
     entity_f1,
@@ -33,8 +34,18 @@ from bertgpt_tf.tasks.text_classifier import (
     merge_lora,
 )
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
-from bertgpt_tf.training.fit import fit, make_strategy
+from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir
 from bertgpt_tf.training.optimizer import make_optimizer
+
+
+def prepare_finetuning(config: Config, fresh_run: bool = True) -> Config:
+    """Seeds; for a new run (not `--task=evaluate`'s re-test of a finished one) the
+    config with its run dir (created) and the `--init_from` run resolved."""
+    keras.utils.set_random_seed(config.train.seed)
+    if not fresh_run:
+        return config
+    config = config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
+    return resolve_init_from(config)
 
 
 def resolve_init_from(config: Config) -> Config:
@@ -234,39 +245,6 @@ def reevaluate(config: Config, dataset, targets, labels: list[str] | None) -> st
     report["test"] = evaluate(model, dataset, targets, labels, config.train.task)["test"]
     write_eval(run_dir, report)
     return eval_table([(run_dir, report)])
-
-
-def write_eval(run_dir: str, report: dict) -> None:
-    with open(os.path.join(run_dir, "eval.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(run_dir, "eval.md"), "w") as f:
-        f.write(eval_table([(run_dir, report)]) + "\n")
-    logging.info("test: %s", report["test"])
-
-
-def read_eval(run_dir: str) -> dict:
-    path = os.path.join(run_dir, "eval.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no eval.json in {run_dir}: not a finished fine-tuning run")
-    with open(path) as f:
-        return json.load(f)
-
-
-def eval_table(reports: list[tuple[str, dict]]) -> str:
-    """Markdown: one row per run (start, method, trainable parameters, minutes, test)."""
-    rows = [
-        "| run | task | data | start | method | trainable params | minutes | test |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for run_dir, r in reports:
-        test = ", ".join(f"{k} {v:.4f}" for k, v in r["test"].items())
-        start = "scratch" if r["init_from"] == "none" else f"pretrained ({r['init_from']})"
-        rows.append(
-            f"| {os.path.basename(run_dir.rstrip('/'))} | {r['task']} | {r['dataset']} | {start} "
-            f"| {r['method']} | {r['parameters']['trainable']:,} / {r['parameters']['total']:,} "
-            f"| {r['fine_tune_minutes']} | {test} |"
-        )
-    return "\n".join(rows)
 
 
 def export_classifier(config, model, tokenizer, labels, pair, export_base, report) -> str:

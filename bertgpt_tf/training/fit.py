@@ -1,9 +1,9 @@
 """Strategy, run directory and the `model.fit` call shared by every task.
 
 Resuming: `BackupAndRestore` saves weights + optimizer state at each (short) epoch. A
-restarted run reloads them, and `resume_step()` tells the caller how many batches the
-interrupted run consumed, so the input pipeline can skip them and the restarted run
-sees exactly the data the uninterrupted one would have.
+restarted run reloads them, and `fit` skips the batches the interrupted run consumed
+(`resume_step`), so the restarted run sees exactly the data the uninterrupted one would
+have.
 """
 
 import json
@@ -63,8 +63,10 @@ def fit(
     extra_callbacks: tuple = (),
 ) -> tuple[keras.callbacks.History, TrainingMonitor]:
     """Runs `model.fit` for `steps` steps in epochs of `steps_per_epoch`, validating,
-    backing up and logging to TensorBoard under `run_dir`. `extra_callbacks` run before
-    the TensorBoard callback, so metrics they add to the logs are recorded."""
+    backing up and logging to TensorBoard under `run_dir`; a restarted run resumes from
+    its backup, past the batches it already trained on (`train_data` must be repeated,
+    in a fixed order). `extra_callbacks` run before the TensorBoard callback, so metrics
+    they add to the logs are recorded."""
     log_dir = os.path.join(run_dir, "logs")
     monitor = TrainingMonitor(log_dir, batch_size, tokens_per_example, log_every)
     callbacks = [
@@ -90,7 +92,7 @@ def fit(
         run_dir,
     )
     history = model.fit(
-        train_data,
+        train_data.skip(resume_step(run_dir, steps_per_epoch)),
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation_data,

@@ -1,8 +1,9 @@
 """`--task=translate`: an encoder-decoder Transformer on parallel text (Multi30k en->de).
 
-parallel files -> SentencePiece model(s) trained into the run dir (shared by default) ->
-tokenize + pack in `tf.data` -> `Translator` fit (teacher forcing, label smoothing) ->
-corpus BLEU (sacrebleu, detokenized, 13a) of greedy and beam search on the test split,
+`prepare_translation` (seed, run dir) -> `run_train.py` builds the inputs (parallel
+files -> SentencePiece model(s) trained into the run dir, shared by default -> tokenize +
+pack in `tf.data`: `pipelines.task_data.translation_inputs`) -> `Translator` fit
+(teacher forcing, label smoothing) -> corpus BLEU (sacrebleu, detokenized, 13a) of greedy and beam search on the test split,
 decoded through the serving module, in `eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
@@ -11,7 +12,6 @@ import os
 import time
 
 import keras
-import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.config import Config
@@ -19,9 +19,8 @@ from bertgpt_tf.export.translate_serving import TranslateServing
 from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
 from bertgpt_tf.tasks.text_classifier import count_parameters
 from bertgpt_tf.tasks.translator import Translator
-from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer_pair
 from bertgpt_tf.training.callbacks import global_step
-from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir, resume_step
+from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir
 from bertgpt_tf.training.optimizer import make_optimizer
 
 NUM_SAMPLES = 5  # example translations in eval.json / eval.md
@@ -87,66 +86,19 @@ def write_eval(run_dir: str, report: dict) -> None:
         f.write("\n".join(lines))
 
 
-def prepare(config: Config) -> tuple[Config, dict, tuple]:
-    """Run dir, the splits' sentence pairs, the SentencePiece model(s) and tokenizers;
-    returns the config resolved with them, {split: (sources, targets)} and the
-    (source, target) tokenizers."""
-    from pipelines.translation_dataset import (
-        DEFAULT_DATASET,
-        dataset_folder,
-        read_parallel,
-        split_files,
-    )
-    from pipelines.vocabulary import ensure_translation_vocabularies
-
-    d, t = config.data, config.train
-    keras.utils.set_random_seed(t.seed)  # before the tokenizers (see SentencePieceTokenizer)
-    run_dir = resolve_run_dir(t.model_dir, t.task)
-    folder = dataset_folder(d.train_data, d.data_dir, d.dataset)
-    languages = (d.source_language, d.target_language)
-    files = {s: split_files(folder, s, *languages) for s in ("train", "validation", "test")}
-    splits = {s: read_parallel(*paths) for s, paths in files.items()}
-    vocabularies = ensure_translation_vocabularies(
-        run_dir, *splits["train"], config.tokenizer_kind, d.shared_vocabulary,
-        d.vocabulary_size_target, languages, d.vocabulary, d.target_vocabulary,
-    )  # fmt: skip
-    tokenizers = load_tokenizer_pair(config.tokenizer_kind, *vocabularies)
-    shared = tokenizers[0] is tokenizers[1]
-    config = config.replace(
-        model_dir=run_dir, tokenizer=config.tokenizer_kind, vocabulary=vocabularies[0],
-        target_vocabulary=vocabularies[1], vocabulary_size=tokenizers[0].vocabulary_size,
-        target_vocabulary_size=0 if shared else tokenizers[1].vocabulary_size,
-        dataset=d.dataset or ("" if d.train_data else DEFAULT_DATASET),
-    )  # fmt: skip
-    return config, splits, tokenizers
+def prepare_translation(config: Config) -> Config:
+    """Seeds (before the tokenizers: see SentencePieceTokenizer), then the config with
+    its run dir (created)."""
+    keras.utils.set_random_seed(config.train.seed)
+    return config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
 
 
-def train(config: Config, splits: dict, tokenizers: tuple) -> tuple[Config, Translator]:
-    """tf.data -> `Translator` built and compiled under the strategy -> `fit` (resumes
-    from the run's backup); writes config.json and model.keras."""
-    from pipelines.task_data import count_batches
-    from pipelines.translation_dataset import make_translation_dataset
-
-    d, t = config.data, config.train
-
-    def dataset(split: str, **kwargs):
-        return make_translation_dataset(
-            *splits[split], *tokenizers, d.sequence_length, t.batch_size, **kwargs
-        )
-
-    if t.epochs:  # passes over the training pairs -> a step budget
-        config = config.replace(steps=t.epochs * count_batches(dataset("train")))
-        t = config.train
+def train(config: Config, fit_data: dict) -> Translator:
+    """`Translator` built and compiled under the strategy -> `fit` on `fit_data` (the
+    data arguments of `fit`; resumes from the run's backup); writes config.json and
+    model.keras."""
+    t = config.train
     config.to_json(os.path.join(t.model_dir, "config.json"))
-    train_data = dataset("train", shuffle_seed=t.seed, repeat=True)
-    train_data = train_data.skip(resume_step(t.model_dir, t.steps_per_epoch))
-    validation_data = dataset("validation")
-    validation_steps = min(t.validation_steps, count_batches(validation_data))
-    # Real tokens (both sides, end tokens included) per pair, for the tokens/s log.
-    tokens_per_pair = sum(
-        float(tok.tokenize(tf.constant(texts)).row_lengths().numpy().mean()) + 1
-        for tok, texts in zip(tokenizers, splits["train"], strict=True)
-    )
     with make_strategy().scope():
         model = build_translator(config)
         optimizer = make_optimizer(
@@ -154,27 +106,28 @@ def train(config: Config, splits: dict, tokenizers: tuple) -> tuple[Config, Tran
         )
         model.compile(optimizer, jit_compile=t.jit_compile)
     fit(
-        model, train_data, validation_data if validation_steps else None, t.model_dir,
-        t.steps, t.steps_per_epoch, t.batch_size, tokens_per_pair, validation_steps,
-        t.checkpoint_every, t.max_minutes,
+        model, run_dir=t.model_dir, steps=t.steps, steps_per_epoch=t.steps_per_epoch,
+        batch_size=t.batch_size, checkpoint_every=t.checkpoint_every,
+        max_minutes=t.max_minutes, **fit_data,
     )  # fmt: skip
     model.save(os.path.join(t.model_dir, "model.keras"))
-    return config, model
+    return model
 
 
-def translate(config: Config, export_base: str = "saved_models", version=None) -> str:
-    """Trains, evaluates (eval.json / eval.md) and exports; returns the export path."""
-    from pipelines.translation_dataset import SPLITS
-
-    config, splits, tokenizers = prepare(config)
+def translate(
+    config: Config, splits: dict, tokenizers: tuple, fit_data: dict, test_split: str,
+    export_base: str = "saved_models", version=None,
+) -> str:  # fmt: skip
+    """Trains on `fit_data`, evaluates on `splits["test"]` (named `test_split` in
+    eval.json / eval.md) and exports; returns the export path."""
     started = time.monotonic()
-    config, model = train(config, splits, tokenizers)
+    model = train(config, fit_data)
     d = config.data
     report = {
         "task": "translate",
         "dataset": d.dataset or d.train_data,
         "direction": f"{d.source_language}->{d.target_language}",
-        "test_split": SPLITS["test"],
+        "test_split": test_split,
         "steps": global_step(model),
         "train_minutes": round((time.monotonic() - started) / 60, 1),
         "parameters": count_parameters(model)["total"],

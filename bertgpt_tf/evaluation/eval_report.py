@@ -1,0 +1,57 @@
+"""A fine-tuning run's `eval.json` / `eval.md`, and the Markdown table over runs that
+`run_train.py --task=report` prints."""
+
+import json
+import os
+
+from absl import logging
+
+
+def write_eval(run_dir: str, report: dict) -> None:
+    with open(os.path.join(run_dir, "eval.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(run_dir, "eval.md"), "w") as f:
+        f.write(eval_table([(run_dir, report)]) + "\n")
+    logging.info("test: %s", report["test"])
+
+
+def read_eval(run_dir: str) -> dict:
+    path = os.path.join(run_dir, "eval.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no eval.json in {run_dir}: not a finished fine-tuning run")
+    with open(path) as f:
+        return json.load(f)
+
+
+def report_table(reports: list[tuple[str, dict]], classification_data: dict) -> str:
+    """`eval_table` of the runs, then the TF-IDF + logistic-regression floor on each
+    classification dataset of `classification_data` ({name: task data with `splits`,
+    `labels` and `targets(split)`})."""
+    from bertgpt_tf.evaluation.tfidf_baseline import tfidf_logistic_regression
+
+    lines = [eval_table(reports), "", "| baseline | data | test |", "|---|---|---|"]
+    for name, data in classification_data.items():
+        metrics = tfidf_logistic_regression(
+            data.splits["train"].texts, data.targets("train"), data.splits["test"].texts,
+            data.targets("test"), len(data.labels),
+        )  # fmt: skip
+        test_text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        lines.append(f"| TF-IDF (1-2 grams) + logistic regression | {name} | {test_text} |")
+    return "\n".join(lines)
+
+
+def eval_table(reports: list[tuple[str, dict]]) -> str:
+    """Markdown: one row per run (start, method, trainable parameters, minutes, test)."""
+    rows = [
+        "| run | task | data | start | method | trainable params | minutes | test |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run_dir, r in reports:
+        test = ", ".join(f"{k} {v:.4f}" for k, v in r["test"].items())
+        start = "scratch" if r["init_from"] == "none" else f"pretrained ({r['init_from']})"
+        rows.append(
+            f"| {os.path.basename(run_dir.rstrip('/'))} | {r['task']} | {r['dataset']} | {start} "
+            f"| {r['method']} | {r['parameters']['trainable']:,} / {r['parameters']['total']:,} "
+            f"| {r['fine_tune_minutes']} | {test} |"
+        )
+    return "\n".join(rows)

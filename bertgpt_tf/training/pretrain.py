@@ -1,0 +1,83 @@
+"""`--task=mlm|electra|distill|clm`: pretraining a BERT encoder or a GPT decoder.
+
+`prepare_pretraining` (seed, run dir, the `--teacher` run) -> `run_train.py` builds the
+inputs (vocabulary, tokenizer, tf.data: `pipelines.task_data.pretraining_inputs`) ->
+`pretrain`: the task's model built and compiled under the strategy, `model.fit`
+(resuming from the run's backup), `model.keras` and `results.json` in the run dir.
+"""
+
+import json
+import os
+
+import keras
+from absl import logging
+
+from bertgpt_tf.config import Config
+from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
+from bertgpt_tf.training.callbacks import global_step
+from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir
+from bertgpt_tf.training.optimizer import make_optimizer
+
+
+def prepare_pretraining(config: Config) -> Config:
+    """Seeds, then the config with its run dir (created), the teacher's sizes and
+    vocabulary for `--task=distill`, and the tokenizer kind resolved."""
+    # Seed first: tf.random.set_seed clears eager kernels, which would delete the
+    # SentencePiece tokenizer's resource if it already existed.
+    keras.utils.set_random_seed(config.train.seed)
+    config = config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
+    if config.train.task == "distill":
+        config = resolve_teacher(config)
+    return config.replace(tokenizer=config.tokenizer_kind)
+
+
+def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) -> dict:
+    """Writes config.json, fits the task's model on `fit_data` (the data arguments of
+    `fit`), saves it, writes and returns results.json (steps, tokens/s, the history and
+    `stats`' count of skipped lines). `prompts`: clm sample prompts for TensorBoard."""
+    t, run_dir = config.train, config.train.model_dir
+    config.to_json(os.path.join(run_dir, "config.json"))
+    if t.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    with make_strategy().scope():
+        model = build_model(config)
+        optimizer = make_optimizer(
+            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
+        )
+        model.compile(optimizer, jit_compile=t.jit_compile)
+    history, monitor = fit(
+        model, run_dir=run_dir, steps=t.steps, steps_per_epoch=t.steps_per_epoch,
+        batch_size=t.batch_size, checkpoint_every=t.checkpoint_every,
+        max_minutes=t.max_minutes, **fit_data,
+        extra_callbacks=_task_callbacks(config, model, tokenizer, prompts),
+    )  # fmt: skip
+    model.save(os.path.join(run_dir, "model.keras"))
+    results = {
+        "steps": global_step(model),
+        "tokens_per_second": monitor.mean_tokens_per_second(),
+        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "skipped_lines": stats.result() if stats else {},
+    }
+    with open(os.path.join(run_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
+    return results
+
+
+def _task_callbacks(config: Config, model, tokenizer, prompts=()) -> tuple:
+    """clm: perplexity in the logs and generated samples in TensorBoard at each epoch."""
+    if config.train.task != "clm":
+        return ()
+    from bertgpt_tf.export.clm_serving import CausalLMServing
+    from bertgpt_tf.training.callbacks import PerplexityLogger, SampleTextLogger
+
+    module = CausalLMServing(
+        model.decoder, tokenizer, min(64, model.decoder.max_sequence_length // 2)
+    )
+    prompts = list(prompts or ["\n", "The ", "ROMEO:"])
+
+    def samples():
+        return module.complete(prompts, max_new_tokens=64, temperature=0.8, top_k=40)
+
+    log_dir = os.path.join(config.train.model_dir, "logs")
+    return PerplexityLogger(), SampleTextLogger(log_dir, samples)
