@@ -119,13 +119,14 @@ def run_evaluate(config: Config) -> str:
 
 def run_translate(config: Config, export_base: str = "", version: int | None = None) -> str:
     """Encoder-decoder on parallel text (bertgpt_tf.training.translate): fit, BLEU, export."""
-    from bertgpt_tf.training.translate import prepare_translation, translate
+    from bertgpt_tf.training.fit import start_run
+    from bertgpt_tf.training.translate import translate
     from pipelines.task_data import translation_inputs
     from pipelines.translation_dataset import SPLITS
 
     if not export_base:  # from the command line
         export_base, version = FLAGS.export_base, FLAGS.export_version
-    config, splits, tokenizers, fit_data = translation_inputs(prepare_translation(config))
+    config, splits, tokenizers, fit_data = translation_inputs(start_run(config))
     return translate(config, splits, tokenizers, fit_data, SPLITS["test"], export_base, version)
 
 

@@ -117,15 +117,21 @@ class TimeBudget(keras.callbacks.Callback):
 class StepBudget(keras.callbacks.Callback):
     """Stops training once the optimizer has taken `steps` steps, so a budget that is
     not a whole number of epochs is not rounded up to one (the last epoch ends early,
-    still validated and backed up). Counts `optimizer.iterations`, which a resumed run
-    restores, so the budget is global, not per process."""
+    still validated and backed up). Starts from `optimizer.iterations`, which a resumed
+    run restores, so the budget is global, not per process; then counts batches, so no
+    step reads a variable back from the device."""
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = steps
+        self.step = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = global_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
-        if global_step(self.model) >= self.steps:
+        self.step += 1
+        if self.step >= self.steps:
             self.model.stop_training = True
 
 

@@ -34,18 +34,17 @@ from bertgpt_tf.tasks.text_classifier import (
     merge_lora,
 )
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
-from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir
+from bertgpt_tf.training.fit import fit, make_strategy, start_run
 from bertgpt_tf.training.optimizer import make_optimizer
 
 
 def prepare_finetuning(config: Config, fresh_run: bool = True) -> Config:
     """Seeds; for a new run (not `--task=evaluate`'s re-test of a finished one) the
     config with its run dir (created) and the `--init_from` run resolved."""
-    keras.utils.set_random_seed(config.train.seed)
     if not fresh_run:
+        keras.utils.set_random_seed(config.train.seed)
         return config
-    config = config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
-    return resolve_init_from(config)
+    return resolve_init_from(start_run(config))
 
 
 def resolve_init_from(config: Config) -> Config:

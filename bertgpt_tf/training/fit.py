@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from bertgpt_tf.config import Config
 from bertgpt_tf.training.callbacks import (
     SeedStateBackup,
     StepBudget,
@@ -21,6 +22,7 @@ from bertgpt_tf.training.callbacks import (
     TimeBudget,
     TrainingMonitor,
 )
+from bertgpt_tf.training.optimizer import make_optimizer
 
 BACKUP_DIR = "backup"
 
@@ -36,6 +38,37 @@ def resolve_run_dir(model_dir: str, task: str) -> str:
     run_dir = model_dir or os.path.join("runs", f"{task}-{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(run_dir, exist_ok=True)
     return run_dir
+
+
+def start_run(config: Config) -> Config:
+    """Seeds, then the config with its run dir (`model_dir`, or a fresh one) created.
+    Seed first: tf.random.set_seed clears eager kernels, which would delete a
+    SentencePiece tokenizer's resource made before it."""
+    keras.utils.set_random_seed(config.train.seed)
+    return config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
+
+
+def train_from_config(config: Config, build, fit_data: dict, callbacks_for=None) -> tuple:
+    """config.json -> `build(config)` compiled under the strategy with the configured
+    AdamW schedule (and `--jit_compile`) -> `fit` on `fit_data` (its data arguments),
+    with `callbacks_for(model)` as extra callbacks -> model.keras in the run dir.
+    Returns (model, history, monitor)."""
+    t = config.train
+    config.to_json(os.path.join(t.model_dir, "config.json"))
+    with make_strategy().scope():
+        model = build(config)
+        optimizer = make_optimizer(
+            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
+        )
+        model.compile(optimizer, jit_compile=t.jit_compile)
+    history, monitor = fit(
+        model, run_dir=t.model_dir, steps=t.steps, steps_per_epoch=t.steps_per_epoch,
+        batch_size=t.batch_size, checkpoint_every=t.checkpoint_every,
+        max_minutes=t.max_minutes, **fit_data,
+        extra_callbacks=callbacks_for(model) if callbacks_for else (),
+    )  # fmt: skip
+    model.save(os.path.join(t.model_dir, "model.keras"))
+    return model, history, monitor
 
 
 def resume_step(run_dir: str, steps_per_epoch: int) -> int:

@@ -15,50 +15,34 @@ from absl import logging
 from bertgpt_tf.config import Config
 from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
 from bertgpt_tf.training.callbacks import global_step
-from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir
-from bertgpt_tf.training.optimizer import make_optimizer
+from bertgpt_tf.training.fit import start_run, train_from_config
 
 
 def prepare_pretraining(config: Config) -> Config:
-    """Seeds, then the config with its run dir (created), the teacher's sizes and
-    vocabulary for `--task=distill`, and the tokenizer kind resolved."""
-    # Seed first: tf.random.set_seed clears eager kernels, which would delete the
-    # SentencePiece tokenizer's resource if it already existed.
-    keras.utils.set_random_seed(config.train.seed)
-    config = config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
+    """`start_run` (seed, run dir), then the teacher's sizes and vocabulary for
+    `--task=distill`, and the tokenizer kind resolved."""
+    config = start_run(config)
     if config.train.task == "distill":
         config = resolve_teacher(config)
     return config.replace(tokenizer=config.tokenizer_kind)
 
 
 def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) -> dict:
-    """Writes config.json, fits the task's model on `fit_data` (the data arguments of
-    `fit`), saves it, writes and returns results.json (steps, tokens/s, the history and
-    `stats`' count of skipped lines). `prompts`: clm sample prompts for TensorBoard."""
-    t, run_dir = config.train, config.train.model_dir
-    config.to_json(os.path.join(run_dir, "config.json"))
-    if t.mixed_precision:
+    """Fits the task's model on `fit_data` (`train_from_config`: config.json, model.keras),
+    writes and returns results.json (steps, tokens/s, the history and `stats`' count of
+    skipped lines). `prompts`: clm sample prompts for TensorBoard."""
+    if config.train.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    with make_strategy().scope():
-        model = build_model(config)
-        optimizer = make_optimizer(
-            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
-        )
-        model.compile(optimizer, jit_compile=t.jit_compile)
-    history, monitor = fit(
-        model, run_dir=run_dir, steps=t.steps, steps_per_epoch=t.steps_per_epoch,
-        batch_size=t.batch_size, checkpoint_every=t.checkpoint_every,
-        max_minutes=t.max_minutes, **fit_data,
-        extra_callbacks=_task_callbacks(config, model, tokenizer, prompts),
-    )  # fmt: skip
-    model.save(os.path.join(run_dir, "model.keras"))
+    model, history, monitor = train_from_config(
+        config, build_model, fit_data, lambda m: _task_callbacks(config, m, tokenizer, prompts)
+    )
     results = {
         "steps": global_step(model),
         "tokens_per_second": monitor.mean_tokens_per_second(),
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
         "skipped_lines": stats.result() if stats else {},
     }
-    with open(os.path.join(run_dir, "results.json"), "w") as f:
+    with open(os.path.join(config.train.model_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
     return results

@@ -1,6 +1,6 @@
 """`--task=translate`: an encoder-decoder Transformer on parallel text (Multi30k en->de).
 
-`prepare_translation` (seed, run dir) -> `run_train.py` builds the inputs (parallel
+`start_run` (seed, run dir) -> `run_train.py` builds the inputs (parallel
 files -> SentencePiece model(s) trained into the run dir, shared by default -> tokenize +
 pack in `tf.data`: `pipelines.task_data.translation_inputs`) -> `Translator` fit
 (teacher forcing, label smoothing) -> corpus BLEU (sacrebleu, detokenized, 13a) of greedy and beam search on the test split,
@@ -11,7 +11,6 @@ import json
 import os
 import time
 
-import keras
 from absl import logging
 
 from bertgpt_tf.config import Config
@@ -20,8 +19,7 @@ from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
 from bertgpt_tf.tasks.text_classifier import count_parameters
 from bertgpt_tf.tasks.translator import Translator
 from bertgpt_tf.training.callbacks import global_step
-from bertgpt_tf.training.fit import fit, make_strategy, resolve_run_dir
-from bertgpt_tf.training.optimizer import make_optimizer
+from bertgpt_tf.training.fit import train_from_config
 
 NUM_SAMPLES = 5  # example translations in eval.json / eval.md
 
@@ -86,34 +84,6 @@ def write_eval(run_dir: str, report: dict) -> None:
         f.write("\n".join(lines))
 
 
-def prepare_translation(config: Config) -> Config:
-    """Seeds (before the tokenizers: see SentencePieceTokenizer), then the config with
-    its run dir (created)."""
-    keras.utils.set_random_seed(config.train.seed)
-    return config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
-
-
-def train(config: Config, fit_data: dict) -> Translator:
-    """`Translator` built and compiled under the strategy -> `fit` on `fit_data` (the
-    data arguments of `fit`; resumes from the run's backup); writes config.json and
-    model.keras."""
-    t = config.train
-    config.to_json(os.path.join(t.model_dir, "config.json"))
-    with make_strategy().scope():
-        model = build_translator(config)
-        optimizer = make_optimizer(
-            t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
-        )
-        model.compile(optimizer, jit_compile=t.jit_compile)
-    fit(
-        model, run_dir=t.model_dir, steps=t.steps, steps_per_epoch=t.steps_per_epoch,
-        batch_size=t.batch_size, checkpoint_every=t.checkpoint_every,
-        max_minutes=t.max_minutes, **fit_data,
-    )  # fmt: skip
-    model.save(os.path.join(t.model_dir, "model.keras"))
-    return model
-
-
 def translate(
     config: Config, splits: dict, tokenizers: tuple, fit_data: dict, test_split: str,
     export_base: str = "saved_models", version=None,
@@ -121,7 +91,7 @@ def translate(
     """Trains on `fit_data`, evaluates on `splits["test"]` (named `test_split` in
     eval.json / eval.md) and exports; returns the export path."""
     started = time.monotonic()
-    model = train(config, fit_data)
+    model = train_from_config(config, build_translator, fit_data)[0]
     d = config.data
     report = {
         "task": "translate",
