@@ -57,6 +57,9 @@ def make_mlm_dataset(
         stats=stats,
         shuffle_files_seed=seed if training else None,
     )
+    if pair_objective != "none":  # pairs need a previous paragraph; filtered before
+        # .repeat(), which ends on an empty pass (after it, no pair would loop forever)
+        paragraphs = paragraphs.filter(lambda e: tf.not_equal(e["previous"], ""))
     if training and repeat:
         paragraphs = paragraphs.repeat()
 
@@ -81,7 +84,6 @@ def make_mlm_dataset(
             lambda window: finish(tf.RaggedTensor.from_tensor(window), None, None)
         )
     else:
-        paragraphs = paragraphs.filter(lambda e: tf.not_equal(e["previous"], ""))
         # Validation is shuffled too (once, fixed): NSP swaps in a neighbouring row's
         # paragraph, and unshuffled neighbours share a document, so labels would be ~all 0.
         paragraphs = paragraphs.shuffle(

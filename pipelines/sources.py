@@ -8,9 +8,11 @@ Validation holds out whole documents, chosen by a hash of the document key.
 """
 
 import glob
+import gzip
 import os
 
 import tensorflow as tf
+from absl import logging
 
 from pipelines.sanitize import LineStats, sanitize_lines
 
@@ -58,6 +60,61 @@ def resolve_text_files(
     if empty:
         raise ValueError(f"Empty corpus file(s): {empty}")
     return sorted({os.path.normpath(f) for f in files})
+
+
+def name_files(files: list[str], limit: int = 3) -> str:
+    """`files` for a message: all of them, or the first `limit` and how many more."""
+    shown = ", ".join(files[:limit])
+    return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
+
+
+def empty_reason(files: list[str], validation_fraction: float) -> str:
+    """Why the training documents of `files` have no text (they have none)."""
+    held_out = read_paragraphs(files, "validation", validation_fraction)
+    if next(iter(held_out.take(1)), None) is not None:
+        return (
+            f"every document with text is held out (--validation_fraction="
+            f"{validation_fraction}): lower it, or give more documents"
+        )
+    return "every line is blank or whitespace"
+
+
+def warn_invalid_utf8(
+    files: list[str], max_bytes: int = 1_000_000, max_share: float = 0.01
+) -> dict[str, float]:
+    """Logs a warning, before anything trains, naming the files whose first `max_bytes`
+    have more than `max_share` of lines that are not UTF-8 (a latin-1 corpus): the
+    pipeline would turn their bytes into U+FFFD and the vocabulary would learn "\ufffd".
+    Returns {file: share of invalid lines} of those files."""
+    suspects = {}
+    for path in files:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(max_bytes)
+        lines = head.splitlines()
+        if len(head) == max_bytes:
+            lines = lines[:-1]  # may end mid-character
+        lines = [line for line in lines if line.strip()]
+        invalid = sum(not _is_utf8(line) for line in lines)
+        if lines and invalid / len(lines) > max_share:
+            suspects[path] = invalid / len(lines)
+    if suspects:
+        shares = ", ".join(f"{p} ({share:.0%} of lines)" for p, share in suspects.items())
+        logging.warning(
+            "%d corpus file(s) are not UTF-8 in their first %.1f MB: %s. Their invalid "
+            "bytes become U+FFFD (counted as invalid_utf8 in results.json); convert them "
+            "first, e.g. iconv -f latin1 -t utf-8",
+            len(suspects), max_bytes / 1e6, shares,
+        )  # fmt: skip
+    return suspects
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _expand(target: str) -> list[str]:

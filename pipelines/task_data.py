@@ -16,7 +16,13 @@ from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer, load_tokenizer_
 from pipelines.clm_dataset import make_clm_dataset
 from pipelines.mlm_dataset import make_mlm_dataset
 from pipelines.sanitize import LineStats
-from pipelines.sources import resolve_text_files
+from pipelines.sources import (
+    empty_reason,
+    name_files,
+    read_paragraphs,
+    resolve_text_files,
+    warn_invalid_utf8,
+)
 from pipelines.vocabulary import ensure_vocabulary
 
 
@@ -25,6 +31,7 @@ def pretraining_vocabulary(config: Config, files: list[str] | None = None) -> st
     there, or one trained on the corpus (`files`, default: the config's)."""
     d = config.data
     files = files or resolve_text_files(d.train_data, d.data_dir)
+    warn_invalid_utf8(files)  # before the vocabulary learns U+FFFD
     return ensure_vocabulary(
         config.train.model_dir, files, config.tokenizer_kind, d.vocabulary,
         d.vocabulary_size_target, d.vocabulary_max_bytes, d.lower_case,
@@ -41,6 +48,7 @@ def pretraining_inputs(config: Config, stats: LineStats | None = None) -> tuple:
     vocabulary = pretraining_vocabulary(config, files)
     tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, config.data.lower_case)
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
+    require_training_batch(config, files, tokenizer)
     if config.train.epochs:  # passes over the data -> a step budget
         one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]
         config = config.replace(steps=config.train.epochs * count_batches(one_pass))
@@ -57,14 +65,39 @@ def _fit_data(train, validation, validation_steps: int, tokens_per_example: floa
                 validation_steps=validation_steps, tokens_per_example=tokens_per_example)  # fmt: skip
 
 
-def make_datasets(
-    config: Config, files: list[str], tokenizer, stats: LineStats | None = None, repeat=True
-) -> tuple[tf.data.Dataset, tf.data.Dataset | None, int]:
-    """(train, validation, validation_steps). Validation is `validation_steps` fixed
-    batches (same examples and masks every time), repeated because Keras keeps one
-    validation iterator across epochs; None when no held-out text gives a batch."""
+def require_training_batch(config: Config, files: list[str], tokenizer) -> None:
+    """Raises ValueError, naming `files` and why, when one pass over their training
+    text gives no batch (so the endless training dataset would give none either)."""
+    one_pass = _make_dataset(config, files, tokenizer, "train", repeat=False, shuffle_buffer=1)
+    if next(iter(one_pass.take(1)), None) is not None:
+        return
     d, t = config.data, config.train
-    common = dict(
+    paragraphs = read_paragraphs(files, "train", d.validation_fraction, d.max_line_bytes)
+    count = paragraphs.reduce(
+        (0, 0), lambda n, e: (n[0] + 1, n[1] + tf.cast(e["previous"] != "", tf.int32))
+    )
+    count, with_previous = (int(x) for x in count)
+    pairs = t.task in ENCODER_PRETRAINING and d.pair_objective != "none"
+    if not count:
+        why = empty_reason(files, d.validation_fraction)
+    elif pairs and not with_previous:
+        why = (
+            f"--pair_objective={d.pair_objective} pairs consecutive paragraphs, and each of "
+            f"the {count} training documents has one (a blank line ends a document); "
+            "use --pair_objective=none"
+        )
+    else:
+        why = (
+            f"{count} training paragraphs are too little text for one batch of "
+            f"--batch_size={t.batch_size} (--sequence_length={d.sequence_length})"
+        )
+    raise ValueError(f"no training batch from {name_files(files)}: {why}")
+
+
+def _make_dataset(config: Config, files: list[str], tokenizer, split: str, **overrides):
+    """`make_mlm_dataset` or `make_clm_dataset` of `split` with the config's arguments."""
+    d, t = config.data, config.train
+    kwargs = dict(
         tokenizer=tokenizer,
         batch_size=t.batch_size,
         sequence_length=d.sequence_length,
@@ -74,7 +107,7 @@ def make_datasets(
         seed=t.seed,
     )
     if t.task in ENCODER_PRETRAINING:
-        task_args = dict(
+        kwargs.update(
             max_predictions_per_seq=d.max_predictions_per_seq,
             mask_rate=d.mask_rate,
             pair_objective=d.pair_objective,
@@ -82,12 +115,22 @@ def make_datasets(
         )
         make = make_mlm_dataset
     else:
-        task_args = dict(holdout=d.holdout)
+        kwargs.update(holdout=d.holdout)
         make = make_clm_dataset
-    train = make(files, split="train", stats=stats, repeat=repeat, **common, **task_args)
+    return make(files, split=split, **{**kwargs, **overrides})
+
+
+def make_datasets(
+    config: Config, files: list[str], tokenizer, stats: LineStats | None = None, repeat=True
+) -> tuple[tf.data.Dataset, tf.data.Dataset | None, int]:
+    """(train, validation, validation_steps). Validation is `validation_steps` fixed
+    batches (same examples and masks every time), repeated because Keras keeps one
+    validation iterator across epochs; None when no held-out text gives a batch."""
+    t = config.train
+    train = _make_dataset(config, files, tokenizer, "train", stats=stats, repeat=repeat)
     if not t.validation_steps:
         return train, None, 0
-    validation = make(files, split="validation", **common, **task_args)
+    validation = _make_dataset(config, files, tokenizer, "validation")
     validation = validation.take(t.validation_steps).cache()
     steps = sum(1 for _ in validation)  # also fills the cache
     if steps < t.validation_steps:

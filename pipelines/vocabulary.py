@@ -10,7 +10,7 @@ from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_ch
 from bertgpt_tf.tokenizers.load_tokenizer import VOCABULARY_FILES
 from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece, write_sentencepiece_model
 from bertgpt_tf.tokenizers.wordpiece_vocab import train_wordpiece_vocabulary, write_vocabulary
-from pipelines.sources import read_paragraphs
+from pipelines.sources import empty_reason, name_files, read_paragraphs
 
 
 def ensure_vocabulary(
@@ -35,19 +35,32 @@ def ensure_vocabulary(
     )
     if kind == "char":  # every character of the text, newlines included (as nanoGPT)
         text = "".join(_read_text(f) for f in files)
+        if not text.strip():
+            raise ValueError(
+                f"no text to build a char vocabulary from in {name_files(files)}: "
+                "every character is whitespace"
+            )
         write_char_vocabulary(target, build_char_vocabulary(text))
         return target
     paragraphs = read_paragraphs(files, split="train", validation_fraction=validation_fraction)
     lines = paragraphs.map(lambda e: e["text"])
-    if kind == "wordpiece":
-        vocab = train_wordpiece_vocabulary(lines, vocabulary_size, lower_case, max_bytes)
-        write_vocabulary(target, vocab)
-    else:
-        model_type = "bpe" if kind == "bpe" else "unigram"
-        model = train_sentencepiece(
-            lines, vocabulary_size, model_type, max_bytes, masked_lm=masked_lm
+    if next(iter(lines.take(1)), None) is None:
+        raise ValueError(
+            f"no text to train a {kind} vocabulary on in {name_files(files)}: "
+            + empty_reason(files, validation_fraction)
         )
-        write_sentencepiece_model(target, model)
+    try:
+        if kind == "wordpiece":
+            vocab = train_wordpiece_vocabulary(lines, vocabulary_size, lower_case, max_bytes)
+            write_vocabulary(target, vocab)
+        else:
+            model_type = "bpe" if kind == "bpe" else "unigram"
+            model = train_sentencepiece(
+                lines, vocabulary_size, model_type, max_bytes, masked_lm=masked_lm
+            )
+            write_sentencepiece_model(target, model)
+    except RuntimeError as e:  # the trainers' own words (e.g. "Vocabulary size too high")
+        raise ValueError(f"training a {kind} vocabulary on {name_files(files)} failed: {e}") from e
     return target
 
 
