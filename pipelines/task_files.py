@@ -2,13 +2,17 @@
 TSV / CSV / JSONL file, as train / validation / test splits of `LabeledTexts`.
 
 A dataset with a single file is split 80/10/10 with a seeded shuffle (never written
-back). Every problem with the input — a missing file or column, an empty file, a label
-outside the label set, a score that is not a number — is a `DataError` naming the file
-and the line.
+back). Every problem with the input — a missing file or column, an empty file, a row
+with more fields than the header (a stray tab), bytes that are not UTF-8, a field over
+csv's 128 KB limit, a label outside the label set, a score that is not a number, too few
+examples to fill every split — is a `DataError` naming the file and the line. A UTF-8
+byte order mark is accepted.
 """
 
 import csv
 import dataclasses
+import gzip
+import io
 import json
 import os
 import random
@@ -97,25 +101,20 @@ def read_table(
     if not os.path.exists(path):
         raise DataError(f"no such file: {path}")
     columns = [c for c in (text_column, text_b_column, label_column) if c]
-    rows = []
-    with open(path, encoding="utf-8", newline="") as f:
-        delimiter = _delimiter(path)
-        if delimiter is None:
-            for line_number, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append((line_number, json.loads(line)))
-                    except json.JSONDecodeError as e:
-                        raise DataError(f"{path}:{line_number}: not JSON: {e}") from None
-        else:
-            quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-            reader = csv.DictReader(f, delimiter=delimiter, quoting=quoting)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataError(
-                    f"{path}: missing column(s) {missing}; the header has {reader.fieldnames}"
-                )
-            rows = [(i + 2, row) for i, row in enumerate(reader)]
+    f = io.StringIO(read_text(path), newline="")
+    delimiter = _delimiter(path)
+    if delimiter is None:
+        rows = []
+        for line_number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append((line_number, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{line_number}: not JSON: {e}") from None
+                if not isinstance(rows[-1][1], dict):
+                    raise DataError(f"{path}:{line_number}: not a JSON object")
+    else:
+        rows = _table_rows(f, path, delimiter, columns)
     if not rows:
         raise DataError(f"{path}: no examples (empty file?)")
     texts, texts_b, labels = [], [], []
@@ -128,6 +127,49 @@ def read_table(
             texts_b.append(str(row[text_b_column]))
         labels.append(_label(row[label_column], regression, f"{path}:{line_number}"))
     return LabeledTexts(texts, texts_b if text_b_column else None, labels)
+
+
+def read_text(path: str) -> str:
+    """The file (gzipped if `.gz`) decoded as UTF-8, a byte order mark dropped; bytes
+    that are not UTF-8 are a `DataError` naming the line."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x} at column {column}); "
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+
+
+def _table_rows(f, path: str, delimiter: str, columns: list[str]) -> list[tuple[int, dict]]:
+    """(line number, {column: value}) of a delimited file with a header."""
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.DictReader(f, delimiter=delimiter, quoting=quoting)
+    rows = []
+    try:
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(
+                f"{path}: missing column(s) {missing}; the header has {reader.fieldnames}"
+            )
+        for row in reader:
+            if None in row:  # DictReader's key for fields beyond the header
+                name = "tab" if delimiter == "\t" else repr(delimiter)
+                raise DataError(
+                    f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} "
+                    f"fields, the header has {len(reader.fieldnames)} (a stray {name} in "
+                    "the text?)"
+                )
+            rows.append((reader.line_num, row))
+    except csv.Error as e:  # e.g. "field larger than field limit (131072)"
+        # DictReader.line_num is updated after a row is read: its csv.reader's is current
+        raise DataError(f"{path}:{reader.reader.line_num}: {e}") from None
+    return rows
 
 
 def _label(value, regression: bool, where: str):
@@ -143,14 +185,15 @@ def read_stsb(path: str) -> LabeledTexts:
     """STS Benchmark: tab-separated, no header, score in column 5, sentences in 6-7
     (some lines carry two extra columns, ignored)."""
     texts, texts_b, labels = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, 1):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 7:
-                raise DataError(f"{path}:{line_number}: expected 7 tab-separated columns")
-            labels.append(_label(fields[4], True, f"{path}:{line_number}"))
-            texts.append(fields[5])
-            texts_b.append(fields[6])
+    if not os.path.exists(path):
+        raise DataError(f"no such file: {path}")
+    for line_number, line in enumerate(io.StringIO(read_text(path), newline=None), 1):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 7:
+            raise DataError(f"{path}:{line_number}: expected 7 tab-separated columns")
+        labels.append(_label(fields[4], True, f"{path}:{line_number}"))
+        texts.append(fields[5])
+        texts_b.append(fields[6])
     if not texts:
         raise DataError(f"{path}: no examples (empty file?)")
     return LabeledTexts(texts, texts_b, labels)
@@ -160,12 +203,39 @@ def seeded_split(data: LabeledTexts, names: tuple, fractions: tuple, seed: int) 
     """Shuffles with `seed` and cuts `data` into `names` by `fractions` (summing to 1)."""
     order = list(range(len(data)))
     random.Random(seed).shuffle(order)
-    cuts = [0] + [round(sum(fractions[: i + 1]) * len(order)) for i in range(len(fractions))]
+    cuts = _cuts(fractions, len(order))
     return {name: data.subset(order[cuts[i] : cuts[i + 1]]) for i, name in enumerate(names)}
 
 
-def split_80_10_10(data: LabeledTexts, seed: int) -> dict[str, LabeledTexts]:
-    return seeded_split(data, ("train", "validation", "test"), (0.8, 0.1, 0.1), seed)
+def _cuts(fractions: tuple, n: int) -> list[int]:
+    return [0] + [round(sum(fractions[: i + 1]) * n) for i in range(len(fractions))]
+
+
+def _fewest_examples(fractions: tuple) -> int:
+    """The fewest examples `seeded_split` cuts into parts that are all non-empty."""
+    return next(n for n in range(1, 1000) if len(set(_cuts(fractions, n))) == len(fractions) + 1)
+
+
+def split_80_10_10(data, seed: int, source: str = "") -> dict:
+    """`data` (`LabeledTexts` or `TaggedSentences`) cut 80/10/10; a `DataError` naming
+    `source` when a split would be empty."""
+    splits = seeded_split(data, ("train", "validation", "test"), (0.8, 0.1, 0.1), seed)
+    return require_examples(splits, source, (0.8, 0.1, 0.1))
+
+
+def require_examples(splits: dict, source: str, fractions: tuple) -> dict:
+    """`splits`, or a `DataError` naming `source` when one of them is empty (training
+    needs validation to pick the best epoch and test to report on)."""
+    empty = [name for name, data in splits.items() if not len(data)]
+    if empty:
+        total = sum(len(data) for data in splits.values())
+        sizes = ", ".join(f"{name} {len(data)}" for name, data in splits.items())
+        raise DataError(
+            f"{source}: {total} example(s) leave the {' and '.join(empty)} split empty "
+            f"({sizes}; split {'/'.join(f'{f:.0%}' for f in fractions)}): give at "
+            f"least {_fewest_examples(fractions)}"
+        )
+    return splits
 
 
 def load_splits(
@@ -183,7 +253,7 @@ def load_splits(
     regression = task in ("regress", "embed")  # embed: pairs with similarity scores
     if train_data:
         data = read_table(train_data, text_column, text_b_column, label_column, regression)
-        return split_80_10_10(data, seed), {}
+        return split_80_10_10(data, seed, train_data), {}
     name = dataset or DEFAULT_DATASET[task]
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}, or --train_data")
@@ -198,9 +268,13 @@ def load_splits(
 
     files = {split: read(relative) for split, relative in spec.splits.items()}
     if "all" in files:
-        return split_80_10_10(files["all"], seed), dict(spec.label_names or {})
+        source = os.path.join(root, spec.splits["all"])
+        return split_80_10_10(files["all"], seed, source), dict(spec.label_names or {})
     if "validation" not in files:  # hold out 10 % of train for early stopping
-        files.update(seeded_split(files["train"], ("train", "validation"), (0.9, 0.1), seed))
+        held_out = seeded_split(files["train"], ("train", "validation"), (0.9, 0.1), seed)
+        files.update(
+            require_examples(held_out, os.path.join(root, spec.splits["train"]), (0.9, 0.1))
+        )
     return files, dict(spec.label_names or {})
 
 
@@ -293,19 +367,18 @@ def read_conll(path: str, iob1: bool = True) -> TaggedSentences:
     if not os.path.exists(path):
         raise DataError(f"no such file: {path}")
     words, tags, sentence = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate([*f, "\n"], 1):
-            fields = line.split()
-            if not fields or fields[0] == "-DOCSTART-":
-                if sentence:
-                    words.append([w for w, _ in sentence])
-                    tag_list = [t for _, t in sentence]
-                    tags.append(iob1_to_iob2(tag_list) if iob1 else tag_list)
-                    sentence = []
-                continue
-            if len(fields) < 2 or not (fields[-1] == "O" or fields[-1][:2] in ("B-", "I-")):
-                raise DataError(f"{path}:{line_number}: expected `word ... TAG`, got {line!r}")
-            sentence.append((fields[0], fields[-1]))
+    for line_number, line in enumerate([*io.StringIO(read_text(path), newline=None), "\n"], 1):
+        fields = line.split()
+        if not fields or fields[0] == "-DOCSTART-":
+            if sentence:
+                words.append([w for w, _ in sentence])
+                tag_list = [t for _, t in sentence]
+                tags.append(iob1_to_iob2(tag_list) if iob1 else tag_list)
+                sentence = []
+            continue
+        if len(fields) < 2 or not (fields[-1] == "O" or fields[-1][:2] in ("B-", "I-")):
+            raise DataError(f"{path}:{line_number}: expected `word ... TAG`, got {line!r}")
+        sentence.append((fields[0], fields[-1]))
     if not words:
         raise DataError(f"{path}: no sentences (empty file?)")
     return TaggedSentences(words, tags)
@@ -319,7 +392,7 @@ def load_ner_data(train_data: str = "", data_dir: str = "", seed: int = 0) -> Ta
     80/10/10. `labels` = every tag seen in training, "O" first."""
     if train_data:
         data = read_conll(train_data)
-        splits = seeded_split(data, ("train", "validation", "test"), (0.8, 0.1, 0.1), seed)
+        splits = split_80_10_10(data, seed, train_data)
     else:
         root = os.path.join(resolve_data_dir(data_dir), "conll2003")
         splits = {k: read_conll(os.path.join(root, v)) for k, v in CONLL_SPLITS.items()}

@@ -8,7 +8,9 @@ from pipelines.task_files import (
     DataError,
     LabeledTexts,
     label_set,
+    load_ner_data,
     load_splits,
+    read_conll,
     read_stsb,
     read_table,
     split_80_10_10,
@@ -95,3 +97,66 @@ def test_user_file_is_split_and_unknown_dataset_refused(tmp_path):
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [40, 5, 5] and names == {}
     with pytest.raises(DataError, match="unknown dataset 'imdb'"):
         load_splits("classify", dataset="imdb")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("a.tsv", b"text\tlabel\nfine\tpos\n\nstray\ttab\tneg\n", "a.tsv:4: 3 fields, the header has 2 (a stray tab in the text?)"),
+        ("a.csv", b"text,label\nfine,pos\nstray,comma,neg\n", "a.csv:3: 3 fields, the header has 2 (a stray ',' in the text?)"),
+        ("a.tsv", "text\tlabel\nfine\tpos\ncafé\tneg\n".encode("latin-1"), "a.tsv:3: not UTF-8 (byte 0xe9 at column 4)"),
+        ("a.jsonl", '{"text": "ok", "label": "pos"}\n{"text": "né", "label": "neg"}\n'.encode("latin-1"), "a.jsonl:2: not UTF-8 (byte 0xe9 at column 12)"),
+        ("a.tsv", b"text\tlabel\nfine\tpos\n" + b"x" * 200_000 + b"\tneg\n", "a.tsv:3: field larger than field limit (131072)"),
+        ("a.csv", b'text,label\n"' + b"x" * 200_000 + b'",neg\n', "a.csv:2: field larger than field limit (131072)"),
+    ],
+    ids=["tsv-stray-tab", "csv-stray-comma", "tsv-latin1", "jsonl-latin1", "tsv-long-field", "csv-long-field"],
+)  # fmt: skip
+def test_malformed_rows_name_the_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError) as error:
+        read_table(str(path))
+    assert str(error.value).startswith(f"{tmp_path}/{message}")
+
+
+def test_stsb_and_conll_readers_name_the_line_of_bad_bytes(tmp_path):
+    stsb = tmp_path / "sts.csv"
+    stsb.write_bytes(b"g\tf\t2012\t1\t4.0\tok\tfine\ng\tf\t2012\t2\t1.0\tcaf\xe9\tbar\n")
+    with pytest.raises(DataError, match=r"sts.csv:2: not UTF-8 \(byte 0xe9 at column 19\)"):
+        read_stsb(str(stsb))
+    conll = tmp_path / "ner.txt"
+    conll.write_bytes(b"EU B-ORG\nrejects O\n\nPar\xeds B-LOC\n")
+    with pytest.raises(DataError, match=r"ner.txt:4: not UTF-8 \(byte 0xed at column 4\)"):
+        read_conll(str(conll))
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    bom = "\ufeff"
+    for name, text in [
+        ("a.tsv", f"{bom}text\tlabel\nhello\tpos\n"),
+        ("a.csv", f"{bom}text,label\nhello,pos\n"),
+        ("a.jsonl", f'{bom}{{"text": "hello", "label": "pos"}}\n'),
+    ]:
+        data = read_table(_write(tmp_path / name, text))
+        assert (data.texts, data.labels) == (["hello"], ["pos"]), name
+    stsb = _write(tmp_path / "sts.csv", f"{bom}g\tf\t2012\t1\t4.0\tok\tfine\n")
+    assert read_stsb(stsb).labels == [4.0]
+    conll = _write(tmp_path / "ner.txt", f"{bom}EU B-ORG\nrejects O\n")
+    assert read_conll(conll).words == [["EU", "rejects"]]
+
+
+@pytest.mark.parametrize(
+    "count, empty, sizes", [(4, "test", "train 3, validation 1, test 0"), (6, "validation", "train 5, validation 0, test 1")]
+)  # fmt: skip
+def test_too_few_examples_for_every_split_are_refused(tmp_path, count, empty, sizes):
+    rows = "".join(f"text {i}\t{'pos' if i % 2 else 'neg'}\n" for i in range(count))
+    path = _write(tmp_path / "tiny.tsv", "text\tlabel\n" + rows)
+    expected = f"{path}: {count} example(s) leave the {empty} split empty ({sizes}; split 80%/10%/10%): give at least 8"
+    with pytest.raises(DataError) as error:
+        load_splits("classify", train_data=path)
+    assert str(error.value) == expected
+    eight = _write(tmp_path / "eight.tsv", "text\tlabel\n" + rows * 2)
+    assert [len(s) for s in load_splits("classify", train_data=eight)[0].values()][1:] == [1, 1]
+    conll = _write(tmp_path / "ner.txt", "".join(f"w{i} B-PER\nsaid O\n\n" for i in range(count)))
+    with pytest.raises(DataError, match=f"ner.txt: {count} example.s. leave the {empty} split"):
+        load_ner_data(conll)
