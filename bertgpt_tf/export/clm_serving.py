@@ -27,8 +27,11 @@ class CausalLMServing(ServingModule):
     `generate` takes scalar controls (`max_new_tokens`, `temperature`, `top_k`,
     `top_p`, `seed`) next to the batch of prompts, so REST clients use the columnar
     `inputs` form. Up to `max_new_tokens_limit` new tokens are generated (a static bound:
-    it sizes the KV cache); prompts keep their last `max_sequence_length - limit`
-    tokens when the decoder has a learned position table.
+    it sizes the KV cache). Prompts keep their last `max_sequence_length - limit` tokens
+    and scored texts their last `max_sequence_length` (the end-of-text token that opens
+    them included), with learned and rotary positions alike: a rotary decoder has no
+    table to overflow, but an uncut 100k-character request would cost O(n^2) attention
+    and an n + limit cache.
 
     Args:
         decoder: a trained `GPTDecoder`.
@@ -44,19 +47,17 @@ class CausalLMServing(ServingModule):
         self.tokenizer = tokenizer
         self.max_new_tokens_limit = max_new_tokens_limit
         self.max_prompt_tokens = decoder.max_sequence_length - max_new_tokens_limit
-        if decoder.position == "learned" and self.max_prompt_tokens < 1:
+        if self.max_prompt_tokens < 1:
             raise ValueError("max_new_tokens_limit leaves no room for a prompt")
         self.model_variables = list(decoder.variables)  # tracked for tf.saved_model.save
 
     def _prompt_ids(self, prompt: tf.Tensor, max_tokens: int) -> tf.RaggedTensor:
-        """[end] + prompt tokens (the end-of-text token opens every document in training),
-        the last `max_tokens` of them when positions are a learned table."""
+        """The last `max_tokens` of [end] + prompt tokens (the end-of-text token opens
+        every document in training)."""
         ids = tf.cast(self.tokenizer.tokenize(prompt), tf.int32)
         start = tf.fill([tf.shape(prompt)[0], 1], self.tokenizer.end_id)
         ids = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
-        if self.decoder.position == "learned":
-            ids = ids[:, -max_tokens:]
-        return ids
+        return ids[:, -max_tokens:]
 
     @tf.function(
         input_signature=[
@@ -69,7 +70,9 @@ class CausalLMServing(ServingModule):
         ]
     )
     def generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed):
-        """Continuations of each prompt (the prompt itself not repeated)."""
+        """Continuations of each prompt (the prompt itself not repeated); a prompt
+        longer than `max_sequence_length - max_new_tokens_limit` tokens (the opening
+        end-of-text included) keeps its last ones."""
         ids = self._prompt_ids(prompt, self.max_prompt_tokens)
         out = generate(
             self.decoder,
@@ -107,8 +110,8 @@ class CausalLMServing(ServingModule):
     @tf.function(input_signature=[TEXT])
     def score(self, text):
         """Log-likelihood of each text (every token after the opening end-of-text),
-        its token count and perplexity = exp(-log_likelihood / num_tokens). With learned
-        positions, texts keep their last `max_sequence_length - 1` tokens."""
+        its token count and perplexity = exp(-log_likelihood / num_tokens). Texts keep
+        their last `max_sequence_length - 1` tokens."""
         ids = self._prompt_ids(text, self.decoder.max_sequence_length)
         token_ids = ids.to_tensor(self.tokenizer.pad_id)  # (batch, seq)
         mask = tf.sequence_mask(ids.row_lengths(), tf.shape(token_ids)[1], dtype=tf.int32)

@@ -4,6 +4,7 @@ generates and scores exactly as the in-memory model does."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.saved_model import export_saved_model
@@ -78,3 +79,20 @@ def test_export_is_servable_and_matches_in_memory(exported, assert_servable):
     ]
     # warmup: 5 requests (serving_default + 4), 2 bodies when fully batched; 3 or 4 outputs each
     assert assert_servable(module, path, extra) == 3 * 3 + 3 * 3 + 3 + 3 * 2 + 1 * 2
+
+
+def test_long_prompts_are_cut_for_rotary_positions_too(exported):
+    """A 1,000-character request keeps its last tokens, learned or rotary positions:
+    `score` sees max_sequence_length - 1 = 63 tokens, `generate` 64 - 8 = 56 (the
+    opening end-of-text cut too), so it answers as to the last 56 characters alone."""
+    module, path = exported
+    long_text = "To be, or not ROMEO: " * 48  # 1,008 characters, one token each
+    reloaded = tf.saved_model.load(path)
+    score = reloaded.signatures["score"](text=tf.constant([long_text, "ROMEO:"]))
+    np.testing.assert_array_equal(score["num_tokens"], [63, 6])
+    assert module._prompt_ids(tf.constant([long_text]), 56).row_lengths().numpy().tolist() == [56]
+    request = {**REQUESTS["generate"], "prompt": [long_text]}
+    tail = {**request, "prompt": [long_text[-56:]]}  # cut to the same 56 characters
+    whole, cut = (reloaded.signatures["generate"](**{k: tf.constant(v) for k, v in r.items()})
+                  for r in (request, tail))  # fmt: skip
+    np.testing.assert_array_equal(whole["token_ids"], cut["token_ids"])
