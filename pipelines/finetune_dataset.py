@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from bertgpt_tf.tasks.sentence_embedder import SIDES
 from bertgpt_tf.tokenizers.segment_packer import encode_texts, encode_words
+from pipelines.length_buckets import bucket_by_length
 from pipelines.task_files import (
     DataError,
     LabeledTexts,
@@ -13,6 +14,24 @@ from pipelines.task_files import (
     TaskData,
     label_array,
 )
+
+# Training batches are sorted by length within windows of this many batches.
+BUCKET_WINDOW = 16
+
+
+def _batched(dataset, batch_size: int, training: bool, ragged: bool = False):
+    """Training: windows of `BUCKET_WINDOW` batches (split by `_finish`); else batches."""
+    size = batch_size * (BUCKET_WINDOW if training else 1)
+    if ragged:
+        return dataset.ragged_batch(size, drop_remainder=training)
+    return dataset.batch(size, drop_remainder=training)
+
+
+def _finish(dataset, sequence_length: int, training: bool, seed: int):
+    """Encoded windows -> length-bucketed training batches; evaluation unchanged."""
+    if training:
+        dataset = bucket_by_length(dataset, sequence_length, BUCKET_WINDOW, seed=seed)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def inverse_frequency_weights(train_ids: np.ndarray, num_classes: int) -> np.ndarray:
@@ -31,7 +50,8 @@ def make_finetune_dataset(
     seed: int = 0,
     class_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Training: shuffled, repeated, full static batches. Evaluation: one ordered pass."""
+    """Training: shuffled, repeated, length-bucketed full batches (`bucket_by_length`).
+    Evaluation: one ordered pass of static batches."""
     targets = label_array(data, labels)
     features = {"text": np.asarray(data.texts, object)}
     if data.texts_b is not None:
@@ -42,7 +62,7 @@ def make_finetune_dataset(
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     if training:
         dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=training)
+    dataset = _batched(dataset, batch_size, training)
 
     def encode(features, *rest):
         inputs = encode_texts(
@@ -52,7 +72,8 @@ def make_finetune_dataset(
             rest = (rest[0][:, None], *rest[1:])
         return (inputs, *rest)
 
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(dataset, sequence_length, training, seed)
 
 
 def make_embed_dataset(
@@ -74,7 +95,7 @@ def make_embed_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((features, targets))
     if training:
         dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=training)
+    dataset = _batched(dataset, batch_size, training)
 
     def encode(texts, target):
         inputs = {}
@@ -83,7 +104,8 @@ def make_embed_dataset(
             inputs.update({f"{name}_{side}": value for name, value in encoded.items()})
         return inputs, target[:, None]
 
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(dataset, sequence_length, training, seed)
 
 
 def word_targets(first: tf.RaggedTensor, tag_ids: tf.RaggedTensor, sequence_length: int):
@@ -115,13 +137,14 @@ def make_ner_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((words, tag_ids))
     if training:
         dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.ragged_batch(batch_size, drop_remainder=training)
+    dataset = _batched(dataset, batch_size, training, ragged=True)
 
     def encode(words, tag_ids):
         inputs, first = encode_words(tokenizer, words, sequence_length, static=True)
         return (inputs, *word_targets(first, tag_ids, sequence_length))
 
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(dataset, sequence_length, training, seed)
 
 
 def finetune_datasets(

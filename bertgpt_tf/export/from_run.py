@@ -6,6 +6,7 @@ import os
 import keras
 import tensorflow as tf
 
+from bertgpt_tf.checkpoints.import_checkpoint import read_manifest
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.mlm_serving import MaskedLMServing
@@ -45,7 +46,9 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing | T
         return MaskedLMServing(model.student, tokenizer, d.sequence_length)
     if config.train.task == "electra":
         return MaskedLMServing(model.generator, tokenizer, d.sequence_length, encoder=model.encoder)
-    return MaskedLMServing(model, tokenizer, d.sequence_length)
+    manifest = read_manifest(run_dir) or {}  # an imported checkpoint without an MLM head:
+    fill_mask = manifest.get("mlm_head", True)
+    return MaskedLMServing(model, tokenizer, d.sequence_length, fill_mask=fill_mask)
 
 
 def training_data(config: Config) -> str:
@@ -68,6 +71,25 @@ def export_run(config: Config, export_base: str, version: int | None = None) -> 
         with open(results) as f:
             card["metrics"] = {k: v[-1] for k, v in json.load(f)["history"].items()}
     return export_saved_model(load_serving_module(config), export_base, name, version, card)
+
+
+def export_embedder(config: Config, export_base: str, version: int | None = None) -> str:
+    """`<export_base>/<export_name>-embed/<version>/`: the run's encoder as a sentence
+    embedder (mean pooling, unit vectors; `embed` and `similarity`), untouched by
+    fine-tuning: what an imported sentence-transformers checkpoint is for."""
+    from bertgpt_tf.export.embed_serving import EmbedServing
+    from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder
+
+    module = load_serving_module(config)
+    tokenizer = load_tokenizer(
+        config.tokenizer_kind, config.data.vocabulary, config.data.lower_case
+    )
+    embedder = SentenceEmbedder(module.encoder)
+    name = f"{config.train.export_name or config.train.task + '-' + config.train.preset}-embed"
+    card = {"task": "embed", "config": config.to_dict(), "run_dir": config.train.model_dir,
+            "training_data": training_data(config)}  # fmt: skip
+    serving = EmbedServing(embedder, tokenizer, config.data.sequence_length)
+    return export_saved_model(serving, export_base, name, version, card)
 
 
 def fill_mask_report(config: Config, prompts: list[str]) -> str:

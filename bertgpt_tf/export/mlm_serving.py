@@ -34,6 +34,8 @@ class MaskedLMServing(ServingModule):
         top_k: candidates returned per [MASK].
         encoder: the encoder `encode*` runs; default the pretrainer's. ELECTRA serves
             `fill_mask` with its generator and `encode` with its discriminator.
+        fill_mask: serve `fill_mask*`; off for an imported encoder whose checkpoint had
+            no MLM head (its head would be untrained): then `encode` is the default.
     """
 
     endpoints = ("fill_mask", "encode", "encode_pair", "encode_tokens", "fill_mask_tokens")
@@ -45,8 +47,11 @@ class MaskedLMServing(ServingModule):
         sequence_length: int = 128,
         top_k: int = 5,
         encoder: keras.Model | None = None,
+        fill_mask: bool = True,
     ):
         super().__init__(name="masked_lm_serving")
+        if not fill_mask:
+            self.endpoints = tuple(e for e in self.endpoints if not e.startswith("fill_mask"))
         self.pretrainer = pretrainer
         self.encoder = encoder or pretrainer.encoder
         self.tokenizer = tokenizer
@@ -125,7 +130,7 @@ class MaskedLMServing(ServingModule):
         one, two = np.array(WARMUP_TEXTS[:1], object), np.array(WARMUP_TEXTS, object)
         tokens = {k: v.numpy() for k, v in self.preprocess(tf.constant(two)).items()}
         positions = np.argmax(tokens["token_ids"] == self.tokenizer.mask_id, axis=1)[:, None]
-        return [
+        requests = [
             ("fill_mask", {"text": one}),
             ("fill_mask", {"text": two}),
             ("encode", {"text": two}),
@@ -133,3 +138,4 @@ class MaskedLMServing(ServingModule):
             ("encode_tokens", tokens),
             ("fill_mask_tokens", {**tokens, "mask_positions": positions.astype(np.int32)}),
         ]
+        return [(name, inputs) for name, inputs in requests if name in self.endpoints]

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bertgpt_tf.checkpoints.import_checkpoint import as_run_dir
 from bertgpt_tf.config import ENCODER_PRETRAINING, Config
 from bertgpt_tf.evaluation.eval_report import eval_table, read_eval, write_eval
 from bertgpt_tf.evaluation.metrics import (
@@ -59,6 +60,8 @@ def resolve_init_from(config: Config) -> Config:
                 "decoder give --init_from=<clm run>"
             )
         return config
+    source = as_run_dir(source, config.train.model_dir)  # a published checkpoint: imported
+    config = config.replace(init_from=source)
     run_config_path = os.path.join(source, "config.json")
     if not os.path.exists(os.path.join(source, "model.keras")) or not os.path.exists(
         run_config_path
@@ -115,11 +118,13 @@ def finetune(
     regress), then evaluates on
     "test" against `test_targets`, writes eval.json/eval.md and exports."""
     t, run_dir = config.train, config.train.model_dir
-    # Budget: --epochs passes over the training split (3 if not given), validated
-    # every --steps_per_epoch steps at most; --max_minutes stops earlier.
+    # Budget: --epochs passes over the training split (3 if not given), at most --steps
+    # steps (the learning rate decays to 0 there), validated on --validation_steps
+    # batches every --steps_per_epoch steps at most; --max_minutes stops earlier.
     one_pass = max(1, split_sizes["train"] // t.batch_size)
     config = config.replace(
-        steps=(t.epochs or 3) * one_pass, steps_per_epoch=min(one_pass, t.steps_per_epoch)
+        steps=min(t.steps, (t.epochs or 3) * one_pass),
+        steps_per_epoch=min(one_pass, t.steps_per_epoch),
     )
     t = config.train
     with make_strategy().scope():
@@ -158,7 +163,8 @@ def finetune(
     history, _ = fit(
         model, datasets["train"], datasets["validation"], run_dir, t.steps,
         t.steps_per_epoch, t.batch_size, config.data.sequence_length,
-        max_minutes=t.max_minutes, log_every=100, extra_callbacks=callbacks,
+        validation_steps=t.validation_steps, max_minutes=t.max_minutes, log_every=100,
+        extra_callbacks=callbacks,
     )  # fmt: skip
     minutes = (time.time() - start) / 60
     report = evaluate(model, datasets["test"], test_targets, labels, t.task)
