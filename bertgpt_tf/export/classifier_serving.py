@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bertgpt_tf.export.serving_module import ServingModule
+from bertgpt_tf.export.serving_module import ServingModule, same_rows
 from bertgpt_tf.tokenizers.segment_packer import encode_texts
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
@@ -23,7 +23,8 @@ class TextClassifierServing(ServingModule):
         tokenizer: the run's `WordPieceTokenizer`.
         sequence_length: requests are truncated to this many tokens.
         labels: the label names, in class-id order; None for a regressor.
-        pair: whether requests carry `text_b`.
+        pair: whether requests carry `text_b` (as many rows as `text`, else an
+            InvalidArgument naming both sizes).
     """
 
     def __init__(
@@ -65,7 +66,7 @@ class TextClassifierServing(ServingModule):
         return self._outputs(text)
 
     def _predict_pair(self, text, text_b):
-        return self._outputs(text, text_b)
+        return self._outputs(*same_rows(text, text_b))
 
     def example_requests(self) -> list[tuple[str, dict[str, np.ndarray]]]:
         one, two = np.array(WARMUP_TEXTS[:1], object), np.array(WARMUP_TEXTS, object)

@@ -6,14 +6,15 @@ import numpy as np
 import tensorflow as tf
 
 from bertgpt_tf.export.classifier_serving import TEXT, TEXT_B, WARMUP_TEXTS
-from bertgpt_tf.export.serving_module import ServingModule
+from bertgpt_tf.export.serving_module import ServingModule, same_rows
 from bertgpt_tf.tokenizers.segment_packer import encode_texts
 
 
 class EmbedServing(ServingModule):
     """Endpoints: `embed` (= `serving_default`; `text` -> `embedding`, float32
     (batch, hidden_dim), L2 norm 1) and `similarity` (`text`, `text_b` -> `score`, the
-    cosine of their embeddings, float32 (batch,)).
+    cosine of their embeddings, float32 (batch,); `text` and `text_b` need as many rows,
+    else an InvalidArgument naming both sizes).
 
     Args:
         model: a trained `SentenceEmbedder` (no LoRA layers: merge them first).
@@ -40,7 +41,8 @@ class EmbedServing(ServingModule):
         return {"embedding": self._vectors(text)}
 
     def _similarity(self, text, text_b):
-        both = self._vectors(tf.concat([text, text_b], axis=0))  # one encoder pass
+        # one encoder pass over both; split back in two halves, so sizes must match
+        both = self._vectors(tf.concat(same_rows(text, text_b), axis=0))
         u, v = tf.split(both, 2, axis=0)
         return {"score": tf.reduce_sum(u * v, axis=-1)}
 

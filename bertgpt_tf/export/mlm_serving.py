@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bertgpt_tf.export.serving_module import ServingModule
+from bertgpt_tf.export.serving_module import ServingModule, same_rows
 from bertgpt_tf.tokenizers.segment_packer import encode_texts
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 
@@ -86,7 +86,8 @@ class MaskedLMServing(ServingModule):
 
     @tf.function(input_signature=[TEXT, TEXT_B])
     def encode_pair(self, text, text_b):
-        inputs = self.preprocess(text, text_b)
+        """`text` and `text_b` need as many rows (else InvalidArgument naming both)."""
+        inputs = self.preprocess(*same_rows(text, text_b))
         return {**self.encode_tokens(**inputs), "padding_mask": inputs["padding_mask"]}
 
     @tf.function(input_signature=[TOKENS, TOKENS, TOKENS, TOKENS])

@@ -55,3 +55,17 @@ class ServingModule(tf.Module):
         specs = endpoint.input_signature
         feed = {n: tf.constant(inputs[n], s.dtype) for n, s in zip(names, specs, strict=True)}
         return {k: v.numpy() for k, v in endpoint(**feed).items()}
+
+
+def same_rows(text: tf.Tensor, text_b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(text, text_b) once an in-graph check has found as many rows in each; else the
+    request fails with an InvalidArgumentError naming both sizes (in the SavedModel too:
+    the check is an op, not Python)."""
+    rows, rows_b = tf.shape(text)[0], tf.shape(text_b)[0]
+    message = tf.strings.format(
+        "text has {} rows and text_b has {}: a pair request needs as many of each",
+        (rows, rows_b),
+    )
+    check = tf.debugging.Assert(tf.equal(rows, rows_b), [message])
+    with tf.control_dependencies([check]):
+        return tf.identity(text), tf.identity(text_b)
