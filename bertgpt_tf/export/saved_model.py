@@ -1,16 +1,21 @@
 """The one export helper: `<base>/<name>/<version>/` written atomically, with a model card.
 
-TF Serving watches `<base>/<name>/` and serves the highest integer version; writing to
-a temporary folder and renaming means it never sees a half-written version.
+TF Serving watches `<base>/<name>/` and serves the highest integer version. An export is
+written to a staging folder of its own (`.tmp-<random>`, a name TF Serving skips), every
+file and folder in it fsynced, then renamed to its version: the server, or a power cut,
+never sees a half-written version, and two exports of one name at once (two runs, or a
+run and `--task=export`) each get a version of their own.
 """
 
-import json
+import errno
 import os
 import shutil
+import uuid
 
 import tensorflow as tf
 import tensorflow_text
 
+from bertgpt_tf.atomic_file import write_json
 from bertgpt_tf.export.serving_module import ServingModule
 from bertgpt_tf.export.warmup import write_warmup_requests
 
@@ -31,26 +36,62 @@ def export_saved_model(
     model_card: dict | None = None,
 ) -> str:
     """Saves `module` with its signatures and TF Serving warmup requests; returns the
-    version directory."""
+    version directory: `version`, or the next free one when None (taken at the rename,
+    so a concurrent export that renamed first pushes this one to the number after)."""
     model_base_path = os.path.join(export_base, name)
-    version = version or next_version(model_base_path)
-    final = os.path.join(model_base_path, str(version))
-    if os.path.exists(final):
-        raise FileExistsError(f"Export version already exists: {final}")
-    staging = os.path.join(model_base_path, f".tmp-{version}")
-    shutil.rmtree(staging, ignore_errors=True)
-    signatures = module.signatures()
-    tf.saved_model.save(module, staging, signatures=signatures)
-    write_warmup_requests(staging, name, module.warmup_requests())
-    card = {
-        "name": name,
-        "version": version,
-        "signatures": sorted(signatures),
-        "tensorflow_version": tf.__version__,
-        "tensorflow_text_version": tensorflow_text.__version__,
-        **(model_card or {}),
-    }
-    with open(os.path.join(staging, "model_card.json"), "w") as f:
-        json.dump(card, f, indent=2, sort_keys=True, default=str)
-    os.replace(staging, final)
-    return final
+    if version and os.path.exists(os.path.join(model_base_path, str(version))):
+        raise FileExistsError(f"Export version already exists: {model_base_path}/{version}")
+    os.makedirs(model_base_path, exist_ok=True)
+    staging = os.path.join(model_base_path, f".tmp-{uuid.uuid4().hex[:12]}")
+    os.mkdir(staging)  # this export's alone; the umask's mode (mkdtemp's 0700 would
+    # hide the version from a server running as another user)
+    try:
+        signatures = module.signatures()
+        tf.saved_model.save(module, staging, signatures=signatures)
+        write_warmup_requests(staging, name, module.warmup_requests())
+        card = {
+            "name": name,
+            "signatures": sorted(signatures),
+            "tensorflow_version": tf.__version__,
+            "tensorflow_text_version": tensorflow_text.__version__,
+            **(model_card or {}),
+        }
+        return _publish(staging, model_base_path, version, card)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _publish(staging: str, model_base_path: str, version: int | None, card: dict) -> str:
+    """Writes the model card, fsyncs `staging` and renames it to its version folder."""
+    while True:
+        number = version or next_version(model_base_path)
+        write_json(os.path.join(staging, "model_card.json"), {**card, "version": number},
+                   indent=2, sort_keys=True, default=str)  # fmt: skip
+        _fsync_tree(staging)
+        final = os.path.join(model_base_path, str(number))
+        try:
+            os.rename(staging, final)  # refuses a non-empty folder: never merges two
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            if version:
+                raise FileExistsError(f"Export version already exists: {final}") from None
+            continue  # another export took `number` since we looked: take the next
+        _fsync(model_base_path)
+        return final
+
+
+def _fsync_tree(root: str) -> None:
+    """Flushes every file and folder under `root` (and `root`) to disk."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for path in [*(os.path.join(folder, f) for f in files), folder]:
+            _fsync(path)
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
