@@ -55,6 +55,11 @@ class DataConfig:
     vocabulary_size_target: int = 30522  # size asked of the WordPiece trainer
     vocabulary_max_bytes: int = 40_000_000  # text sampled to train the vocabulary
     lower_case: bool = True
+    # WordPiece text normalization: fast_bert (TF-Text's, NFKC case folding: the
+    # vocabularies trained here) | bert (the original BERT's / Hugging Face's: NFD,
+    # accents stripped, lower-cased; imported checkpoints, whose vocabularies hold "ß"
+    # and full-width punctuation that NFKC would rewrite).
+    normalization: str = "fast_bert"
     sequence_length: int = 128
     max_predictions_per_seq: int = 20
     mask_rate: float = 0.15
@@ -219,6 +224,8 @@ class Config:
             raise ValueError(
                 f"tokenizer must be wordpiece|bpe|sentencepiece|char, got {d.tokenizer!r}"
             )
+        if d.normalization not in ("fast_bert", "bert"):
+            raise ValueError(f"normalization must be fast_bert|bert, got {d.normalization!r}")
         if d.holdout not in ("documents", "tail"):
             raise ValueError(f"holdout must be documents|tail, got {d.holdout!r}")
         if m.position not in ("learned", "rope") or m.ffn not in ("gelu", "swiglu"):

@@ -46,7 +46,10 @@ def pretraining_inputs(config: Config, stats: LineStats | None = None) -> tuple:
     (`train_data`, `validation_data`, `validation_steps`, `tokens_per_example`)."""
     files = resolve_text_files(config.data.train_data, config.data.data_dir)
     vocabulary = pretraining_vocabulary(config, files)
-    tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, config.data.lower_case)
+    tokenizer = load_tokenizer(
+        config.tokenizer_kind, vocabulary, config.data.lower_case,
+        normalization=config.data.normalization,
+    )  # fmt: skip
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     require_training_batch(config, files, tokenizer)
     if config.train.epochs:  # passes over the data -> a step budget
@@ -175,7 +178,9 @@ def finetune_inputs(config: Config) -> tuple:
     vocabulary = d.vocabulary or vocabulary_from_texts(
         t.model_dir, texts, d.vocabulary_size_target, d.lower_case
     )
-    tokenizer = load_tokenizer(config.tokenizer_kind, vocabulary, d.lower_case)
+    tokenizer = load_tokenizer(
+        config.tokenizer_kind, vocabulary, d.lower_case, normalization=d.normalization
+    )
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
                                  t.class_weights, t.task)  # fmt: skip

@@ -98,7 +98,10 @@ def keras_export_peer(run_dir: str, texts: list[str], sequence_length: int):
 
     config = Config.from_json(os.path.join(run_dir, "config.json"))
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    tokenizer = load_tokenizer("wordpiece", config.data.vocabulary, config.data.lower_case)
+    tokenizer = load_tokenizer(
+        "wordpiece", config.data.vocabulary, config.data.lower_case,
+        normalization=config.data.normalization,
+    )  # fmt: skip
     path = os.path.join(tempfile.mkdtemp(), "keras_export")
     model.export(path, verbose=False)
     loaded = tf.saved_model.load(path)

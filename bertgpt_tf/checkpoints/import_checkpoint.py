@@ -280,6 +280,8 @@ def import_checkpoint(path: str, run_dir: str, base_config=None) -> str:
     config = base.replace(
         **checkpoint.sizes, dropout=checkpoint.dropout, task="mlm", model_dir=run_dir,
         tokenizer="wordpiece", vocabulary=vocabulary_file, lower_case=checkpoint.lower_case,
+        normalization="bert",
+        sequence_length=min(base.data.sequence_length, checkpoint.sizes["max_sequence_length"]),
         pair_objective="nsp" if checkpoint.has_pair_head else "none", init_from="",
         tie_word_embeddings=True,
         export_name=base.train.export_name or os.path.basename(os.path.normpath(run_dir)),

@@ -37,8 +37,9 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing | T
             model.seq2seq, *tokenizers, d.sequence_length, t.beam_size, t.length_penalty
         )
     tokenizer = load_tokenizer(
-        config.tokenizer_kind, d.vocabulary, d.lower_case, special_tokens_in_strings=True
-    )
+        config.tokenizer_kind, d.vocabulary, d.lower_case, special_tokens_in_strings=True,
+        normalization=d.normalization,
+    )  # fmt: skip
     if config.train.task == "clm":
         limit = min(256, model.decoder.max_sequence_length // 2)
         return CausalLMServing(model.decoder, tokenizer, max_new_tokens_limit=limit)
@@ -82,8 +83,9 @@ def export_embedder(config: Config, export_base: str, version: int | None = None
 
     module = load_serving_module(config)
     tokenizer = load_tokenizer(
-        config.tokenizer_kind, config.data.vocabulary, config.data.lower_case
-    )
+        config.tokenizer_kind, config.data.vocabulary, config.data.lower_case,
+        normalization=config.data.normalization,
+    )  # fmt: skip
     embedder = SentenceEmbedder(module.encoder)
     name = f"{config.train.export_name or config.train.task + '-' + config.train.preset}-embed"
     card = {"task": "embed", "config": config.to_dict(), "run_dir": config.train.model_dir,

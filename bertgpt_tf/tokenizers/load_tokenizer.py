@@ -20,14 +20,19 @@ VOCABULARY_FILES = {
 
 
 def load_tokenizer(
-    kind: str, path: str, lower_case: bool = True, special_tokens_in_strings: bool = False
+    kind: str,
+    path: str,
+    lower_case: bool = True,
+    special_tokens_in_strings: bool = False,
+    normalization: str = "fast_bert",
 ):
     """`WordPieceTokenizer` (BERT), `SentencePieceTokenizer` (bpe/sentencepiece, GPT;
     `MaskedSentencePieceTokenizer` when the model has "[MASK]": a BPE encoder) or
-    `CharTokenizer` (char, GPT). `lower_case` and `special_tokens_in_strings` apply to
-    WordPiece only: the GPT tokenizers are lossless and case-preserving."""
+    `CharTokenizer` (char, GPT). `lower_case`, `special_tokens_in_strings` and
+    `normalization` apply to WordPiece only: the GPT tokenizers are lossless and
+    case-preserving."""
     if kind == "wordpiece":
-        return WordPieceTokenizer(path, lower_case, special_tokens_in_strings)
+        return WordPieceTokenizer(path, lower_case, special_tokens_in_strings, normalization)
     if kind in ("bpe", "sentencepiece"):
         if has_masked_lm_pieces(path):
             return MaskedSentencePieceTokenizer(path)

@@ -40,6 +40,13 @@ class WordPieceTokenizer(TextTokenizer):
         special_tokens_in_strings: keep literal special tokens such as "[MASK]" found in the
             input strings as their single id (split and re-joined in-graph). Off by default:
             training text does not need it and it costs a regex split.
+        normalization: with `lower_case`, how text is normalized before splitting.
+            "fast_bert": TF-Text's normalizer (NFKC case folding: "ß" -> "ss", full-width
+            "，" -> ","), what the vocabularies trained here saw. "bert": the original
+            BERT's and Hugging Face's `BertNormalizer` (NFD, combining marks removed,
+            Unicode lower case; "ß" and "，" kept), for imported vocabularies, which hold
+            those pieces: it gives the same ids as HF `tokenizers` on their
+            `tokenizer.json` (a test pins that on real text).
 
     Example:
     >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "s", "##s", "."]
@@ -55,8 +62,12 @@ class WordPieceTokenizer(TextTokenizer):
         vocabulary: list[str] | str,
         lower_case: bool = True,
         special_tokens_in_strings: bool = False,
+        normalization: str = "fast_bert",
     ):
         super().__init__(name="wordpiece_tokenizer")
+        if normalization not in ("fast_bert", "bert"):
+            raise ValueError(f"normalization must be fast_bert|bert, got {normalization!r}")
+        self.normalization = normalization
         self._config_vocabulary = vocabulary if isinstance(vocabulary, str) else list(vocabulary)
         self.lower_case = lower_case
         self.special_tokens_in_strings = special_tokens_in_strings
@@ -81,7 +92,7 @@ class WordPieceTokenizer(TextTokenizer):
                 max_bytes_per_word=MAX_BYTES_PER_WORD,
                 token_out_type=tf.int32,
                 unknown_token=UNK,
-                lower_case_nfd_strip_accents=lower_case,
+                lower_case_nfd_strip_accents=lower_case and normalization == "fast_bert",
             )
             self._tokens = tf.constant(self._vocabulary, tf.string)
             self.is_continuation = tf.constant([_is_continuation(t) for t in self._vocabulary])
@@ -97,7 +108,20 @@ class WordPieceTokenizer(TextTokenizer):
     def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
         if self.special_tokens_in_strings:
             return self._tokenize_keeping_special_literals(strings)
-        return self._tokenizer.tokenize(strings)  # (batch, tokens)
+        return self._wordpieces(strings)  # (batch, tokens)
+
+    def _wordpieces(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        if self.normalization == "bert":
+            # BertNormalizer's clean_text: control and format characters (NUL, ZWJ,
+            # U+FFFD, ...) are removed, not spaces; tab, newline and return are spaces.
+            strings = tf.strings.regex_replace(strings, _BERT_REMOVED, "")
+            if self.lower_case:  # then strip accents (NFD, drop marks), then lower-case
+                strings = text.normalize_utf8(strings, "NFD")
+                strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")
+                strings = tf.strings.lower(strings, encoding="utf-8")
+        else:  # the TF-Text kernel stops reading a string at a NUL byte
+            strings = tf.strings.regex_replace(strings, r"\x00", " ")
+        return self._tokenizer.tokenize(strings)
 
     def tokenize_words(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """Token ids grouped by word: (batch,) -> (batch, words, pieces) ragged int32.
@@ -121,7 +145,7 @@ class WordPieceTokenizer(TextTokenizer):
         is_special = tf.reduce_any(matches, axis=1)
         special_ids = tf.gather(self._special_ids, tf.argmax(tf.cast(matches, tf.int32), axis=1))
         # Each segment yields either its text pieces or its one special id.
-        pieces = self._tokenizer.tokenize(tf.where(is_special, "", flat))  # (segments, tokens)
+        pieces = self._wordpieces(tf.where(is_special, "", flat))  # (segments, tokens)
         specials = tf.RaggedTensor.from_row_lengths(
             tf.boolean_mask(special_ids, is_special), tf.cast(is_special, tf.int64)
         )
@@ -181,7 +205,13 @@ class WordPieceTokenizer(TextTokenizer):
             "vocabulary": vocabulary if isinstance(vocabulary, str) else list(vocabulary),
             "lower_case": self.lower_case,
             "special_tokens_in_strings": self.special_tokens_in_strings,
+            "normalization": self.normalization,
         }
+
+
+# What `BertNormalizer(clean_text=True)` deletes: control characters but tab, newline and
+# return (C0, DEL, C1), format characters (ZWJ, ZWSP, ...), private use, U+FFFD.
+_BERT_REMOVED = r"[\x{0}-\x{8}\x{B}\x{C}\x{E}-\x{1F}\x{7F}-\x{9F}\p{Cf}\p{Co}\x{FFFD}]"
 
 
 def _is_continuation(token: str) -> bool:

@@ -79,7 +79,7 @@ def resolve_init_from(config: Config) -> Config:
     sizes = {k: v for k, v in pretrained.to_dict()["model"].items() if k != "dropout"}
     return config.replace(
         **sizes, tokenizer=pretrained.tokenizer_kind, vocabulary=pretrained.data.vocabulary,
-        lower_case=pretrained.data.lower_case,
+        lower_case=pretrained.data.lower_case, normalization=pretrained.data.normalization,
     )  # fmt: skip
 
 

@@ -136,9 +136,14 @@ def test_detokenize_shapes(tokenizer):
 def test_get_config_round_trip(tmp_path, vocabulary):
     path = str(tmp_path / "vocab.txt")
     write_vocabulary(path, vocabulary)
-    tokenizer = WordPieceTokenizer(path, lower_case=False, special_tokens_in_strings=True)
+    tokenizer = WordPieceTokenizer(
+        path, lower_case=False, special_tokens_in_strings=True, normalization="bert"
+    )
     config = tokenizer.get_config()
-    assert config == {"vocabulary": path, "lower_case": False, "special_tokens_in_strings": True}
+    assert config == {
+        "vocabulary": path, "lower_case": False, "special_tokens_in_strings": True,
+        "normalization": "bert",
+    }  # fmt: skip
     clone = WordPieceTokenizer(**config)
     assert clone.vocabulary == vocabulary and clone.get_config() == config
     strings = tf.constant(["Café the [MASK]"])
