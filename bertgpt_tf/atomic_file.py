@@ -47,13 +47,22 @@ def atomic_path(path: str) -> Iterator[str]:
 def write_text(path: str, text: str | bytes) -> None:
     """`text` (str as UTF-8, or bytes) to `path`, atomically."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    with atomic_path(path) as staging, open(staging, "wb") as f:
+    with atomic_path(path) as staging, _open(staging) as f:
         f.write(data)
 
 
 def write_json(path: str, value, **dump_kwargs) -> None:
     """`json.dumps(value, **dump_kwargs)` to `path`, atomically."""
     write_text(path, json.dumps(value, **dump_kwargs))
+
+
+def _open(path: str):
+    """A binary writer; `tf.io.gfile` for remote paths (imported only then)."""
+    if "://" not in path:
+        return open(path, "wb")
+    import tensorflow as tf
+
+    return tf.io.gfile.GFile(path, "wb")
 
 
 def _fsync(path: str) -> None:

@@ -260,8 +260,10 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_json(self, path: str) -> None:
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+        """Writes the config as JSON (write-then-rename: a kill leaves the old file)."""
+        from bertgpt_tf.atomic_file import write_json
+
+        write_json(path, self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, path: str) -> Config:

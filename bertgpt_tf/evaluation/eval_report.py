@@ -6,12 +6,12 @@ import os
 
 from absl import logging
 
+from bertgpt_tf.atomic_file import write_json, write_text
+
 
 def write_eval(run_dir: str, report: dict) -> None:
-    with open(os.path.join(run_dir, "eval.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(run_dir, "eval.md"), "w") as f:
-        f.write(eval_table([(run_dir, report)]) + "\n")
+    write_json(os.path.join(run_dir, "eval.json"), report, indent=2)
+    write_text(os.path.join(run_dir, "eval.md"), eval_table([(run_dir, report)]) + "\n")
     logging.info("test: %s", report["test"])
 
 

@@ -1,4 +1,5 @@
-"""What `model.fit` lacks: throughput/LR logging, step checkpoints, a wall-time budget."""
+"""What `model.fit` lacks: throughput/LR logging, TensorBoard scalars that reach the disk,
+a stop at the first non-finite loss, step checkpoints, a wall-time budget."""
 
 import glob
 import os
@@ -9,6 +10,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bertgpt_tf.atomic_file import atomic_path
+
 
 def global_step(model: keras.Model) -> int:
     """Optimizer steps taken so far (a MirroredVariable under a strategy)."""
@@ -16,11 +19,14 @@ def global_step(model: keras.Model) -> int:
 
 
 class TrainingMonitor(keras.callbacks.Callback):
-    """Every `log_every` steps: logs a line and writes learning rate, examples/s and
-    tokens/s to TensorBoard (`<log_dir>/train`), keyed by the global step.
+    """Every `log_every` steps and at each epoch's end: logs a line and writes the
+    learning rate, examples/s, tokens/s and the batch logs (`batch_loss`, ...: the
+    epoch's running means) to TensorBoard (`<log_dir>/train`), keyed by the global step,
+    and flushes, so a running job shows them at once and a short one has them at all.
+    The clock stops during validation: the rates are training throughput.
 
     Args:
-        log_dir: TensorBoard directory (the same one `keras.callbacks.TensorBoard` uses).
+        log_dir: TensorBoard directory (the same one `TensorBoard` uses).
         batch_size: global batch size.
         tokens_per_example: tokens each example feeds the model (sequence length).
         log_every: steps between log lines.
@@ -34,6 +40,9 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.log_every = log_every
         self.last_time = None
         self.last_step = 0
+        self.paused = 0.0  # seconds of validation since `last_time`
+        self.pause_start = None
+        self.logs = {}
         self.total_steps = 0
         self.total_seconds = 0.0
 
@@ -41,13 +50,37 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.last_time is None:  # measure from the first step, not from tracing
             self.last_time = time.perf_counter()
             self.last_step = global_step(self.model)
+            self.paused = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
+        self.logs = logs or {}
         step = global_step(self.model)
-        if step - self.last_step < self.log_every:
-            return
+        if step - self.last_step >= self.log_every:
+            self._write(step)
+
+    def on_test_begin(self, logs=None):
+        self.pause_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self.pause_start is not None:
+            self.paused += time.perf_counter() - self.pause_start
+            self.pause_start = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = global_step(self.model)
+        if self.last_time is not None and step > self.last_step:  # the epoch's last steps
+            self._write(step)
+
+    def on_train_end(self, logs=None):
+        self.last_time = None
+        self.close_writers()
+
+    def close_writers(self):
+        self.writer.close()
+
+    def _write(self, step: int) -> None:
         now = time.perf_counter()
-        seconds = now - self.last_time
+        seconds = max(now - self.last_time - self.paused, 1e-9)
         steps = step - self.last_step
         self.total_steps += steps
         self.total_seconds += seconds
@@ -58,18 +91,15 @@ class TrainingMonitor(keras.callbacks.Callback):
             tf.summary.scalar("learning_rate", learning_rate)
             tf.summary.scalar("examples_per_second", examples_per_second)
             tf.summary.scalar("tokens_per_second", tokens_per_second)
-        loss = (logs or {}).get("loss", float("nan"))
+            for name, value in self.logs.items():
+                tf.summary.scalar(f"batch_{name}", value)
+        self.writer.flush()
+        loss = self.logs.get("loss", float("nan"))
         logging.info(
             "step %d  loss %.4f  lr %.2e  %.1f examples/s  %.0f tokens/s",
             step, loss, learning_rate, examples_per_second, tokens_per_second,
         )  # fmt: skip
-        self.last_time, self.last_step = now, step
-
-    def on_train_end(self, logs=None):
-        if self.last_time is not None:  # count the steps since the last log line too
-            self.total_steps += global_step(self.model) - self.last_step
-            self.total_seconds += time.perf_counter() - self.last_time
-            self.last_time = None
+        self.last_time, self.last_step, self.paused = now, step, 0.0
 
     def mean_tokens_per_second(self) -> float:
         if not self.total_seconds:
@@ -77,8 +107,71 @@ class TrainingMonitor(keras.callbacks.Callback):
         return self.total_steps * self.batch_size * self.tokens_per_example / self.total_seconds
 
 
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' callback for the epoch metrics (`epoch_loss`, `epoch_<metric>`, in `train/`
+    and `validation/`), flushed at each epoch's end. Epoch level only: keras' integer
+    `update_freq` wraps the whole run in `record_if(batch % update_freq == 0)`, which
+    silently drops every other summary (its own epoch metrics included) unless an epoch
+    ends on a multiple (tensorflow/tensorflow#49109); `TrainingMonitor` writes the
+    batch-level scalars instead."""
+
+    def __init__(self, log_dir: str):
+        super().__init__(log_dir, update_freq="epoch", write_graph=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def close_writers(self):
+        self._close_writers()
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Ends the run with `FloatingPointError` at the first step whose loss is NaN or
+    infinite, and at an epoch end whose weights are (a step can turn them NaN after a
+    finite loss). Raising, where keras' `TerminateOnNaN` only stops, skips the callbacks
+    after it in the list and the rest of the run: placed first, it keeps the backup and
+    the checkpoints at their last good state, and nothing is saved or exported."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {float(loss)} at step {global_step(self.model)} (epoch {self.epoch + 1}): "
+                "training stopped, the last good backup and checkpoints are kept; resume "
+                "(same --model_dir) with a lower --learning_rate, or check the data"
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        check_finite_weights(self.model)
+
+
+def check_finite_weights(model: keras.Model) -> None:
+    """Raises `FloatingPointError` naming the step and the first non-finite weights."""
+    bad = [
+        v.path
+        for v in model.trainable_variables
+        if not np.isfinite(keras.ops.convert_to_numpy(v)).all()
+    ]
+    if bad:
+        raise FloatingPointError(
+            f"weights {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} are not finite "
+            f"after step {global_step(model)}: training stopped, the last good backup and "
+            "checkpoints are kept; resume (same --model_dir) with a lower --learning_rate"
+        )
+
+
 class StepCheckpoint(keras.callbacks.Callback):
-    """Saves `step-<global step>.weights.h5` every `every` steps, keeping the last `keep`."""
+    """Saves `step-<global step>.weights.h5` every `every` steps (write-then-rename, and
+    only finite weights), keeping the last `keep`."""
 
     def __init__(self, directory: str, every: int, keep: int = 3):
         super().__init__()
@@ -90,7 +183,10 @@ class StepCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = global_step(self.model)
         if self.every and step % self.every == 0:
-            self.model.save_weights(os.path.join(self.directory, f"step-{step:08d}.weights.h5"))
+            check_finite_weights(self.model)
+            path = os.path.join(self.directory, f"step-{step:08d}.weights.h5")
+            with atomic_path(path) as staging:
+                self.model.save_weights(staging)
             for old in sorted(glob.glob(os.path.join(self.directory, "step-*.weights.h5")))[
                 : -self.keep
             ]:
@@ -135,34 +231,6 @@ class StepBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class SeedStateBackup(keras.callbacks.Callback):
-    """Saves and restores the dropout RNG state next to `BackupAndRestore`'s backup.
-
-    Keras' `save_weights` leaves out `SeedGenerator` states, so a resumed run would
-    replay the dropout masks of step 0. Saved at every epoch end, like the backup.
-    """
-
-    def __init__(self, backup_dir: str):
-        super().__init__()
-        self.path = os.path.join(backup_dir, "seed_states.npz")
-
-    def _states(self) -> dict:
-        return {v.path: v for v in self.model.variables if "seed_generator_state" in v.path}
-
-    def on_train_begin(self, logs=None):
-        if os.path.exists(self.path):
-            saved = np.load(self.path)
-            for path, variable in self._states().items():
-                if path in saved:
-                    variable.assign(saved[path])
-
-    def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        staging = self.path + ".tmp.npz"
-        np.savez(staging, **{p: keras.ops.convert_to_numpy(v) for p, v in self._states().items()})
-        os.replace(staging, self.path)
-
-
 class PerplexityLogger(keras.callbacks.Callback):
     """Adds `perplexity` = exp(loss) and `val_perplexity` to the epoch logs (so the
     TensorBoard callback after it records them). Meaningful for token-level losses."""
@@ -191,4 +259,11 @@ class SampleTextLogger(keras.callbacks.Callback):
         with self.writer.as_default(step=global_step(self.model)):
             # Markdown code blocks keep newlines and spacing in the Text tab.
             tf.summary.text("samples", tf.constant(["```\n" + t + "\n```" for t in texts]))
+        self.writer.flush()
         logging.info("sample: %r", texts[0][:200])
+
+    def on_train_end(self, logs=None):
+        self.close_writers()
+
+    def close_writers(self):
+        self.writer.close()

@@ -35,7 +35,7 @@ from bertgpt_tf.tasks.text_classifier import (
     merge_lora,
 )
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
-from bertgpt_tf.training.fit import fit, make_strategy, start_run
+from bertgpt_tf.training.fit import fit, make_strategy, save_model, start_run, write_run_config
 from bertgpt_tf.training.optimizer import make_optimizer
 
 
@@ -146,7 +146,7 @@ def finetune(
             t.weight_decay, t.beta_2,
         )  # fmt: skip
         model.compile(optimizer, loss=loss, weighted_metrics=metrics, jit_compile=t.jit_compile)
-    config.to_json(os.path.join(run_dir, "config.json"))
+    write_run_config(config)
     monitor = ("val_accuracy", "max") if labels else ("val_loss", "min")
     callbacks = ()
     if t.patience:
@@ -170,7 +170,7 @@ def finetune(
     report = evaluate(model, datasets["test"], test_targets, labels, t.task)
     if t.lora_rank:
         exported = merge_lora(exported)
-    exported.save(os.path.join(run_dir, "model.keras"))
+    save_model(exported, os.path.join(run_dir, "model.keras"))
     if before is not None:
         report["before"] = before
     report.update(

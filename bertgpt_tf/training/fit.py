@@ -1,9 +1,9 @@
 """Strategy, run directory and the `model.fit` call shared by every task.
 
-Resuming: `BackupAndRestore` saves weights + optimizer state at each (short) epoch. A
-restarted run reloads them, and `fit` skips the batches the interrupted run consumed
-(`resume_step`), so the restarted run sees exactly the data the uninterrupted one would
-have.
+Resuming: `RunBackup` saves weights + optimizer state (+ dropout RNG) at each (short)
+epoch, write-then-rename. A restarted run reloads them, and `fit` skips the batches the
+interrupted run consumed (`resume_step`), so the restarted run sees exactly the data the
+uninterrupted one would have. A non-finite loss ends the run before it overwrites them.
 """
 
 import json
@@ -14,15 +14,18 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from bertgpt_tf.atomic_file import atomic_path
 from bertgpt_tf.config import Config
 from bertgpt_tf.training.callbacks import (
-    SeedStateBackup,
     StepBudget,
     StepCheckpoint,
+    StopOnNonFiniteLoss,
+    TensorBoard,
     TimeBudget,
     TrainingMonitor,
 )
 from bertgpt_tf.training.optimizer import make_optimizer
+from bertgpt_tf.training.run_backup import RunBackup
 
 BACKUP_DIR = "backup"
 
@@ -54,7 +57,7 @@ def train_from_config(config: Config, build, fit_data: dict, callbacks_for=None)
     with `callbacks_for(model)` as extra callbacks -> model.keras in the run dir.
     Returns (model, history, monitor)."""
     t = config.train
-    config.to_json(os.path.join(t.model_dir, "config.json"))
+    write_run_config(config)
     with make_strategy().scope():
         model = build(config)
         optimizer = make_optimizer(
@@ -67,8 +70,35 @@ def train_from_config(config: Config, build, fit_data: dict, callbacks_for=None)
         max_minutes=t.max_minutes, **fit_data,
         extra_callbacks=callbacks_for(model) if callbacks_for else (),
     )  # fmt: skip
-    model.save(os.path.join(t.model_dir, "model.keras"))
+    save_model(model, os.path.join(t.model_dir, "model.keras"))
     return model, history, monitor
+
+
+def save_model(model: keras.Model, path: str) -> None:
+    """`model.save(path)`, write-then-rename."""
+    with atomic_path(path) as staging:
+        model.save(staging)
+
+
+def write_run_config(config: Config) -> None:
+    """`<run dir>/config.json` (write-then-rename). When the run dir already has one (a
+    resumed run), its vocabulary sizes must be the ones about to train: a vocabulary
+    file that changed or was cut short since would silently train a different model."""
+    path = os.path.join(config.train.model_dir, "config.json")
+    if os.path.exists(path):
+        recorded = Config.from_json(path).model
+        for field, file in (
+            ("vocabulary_size", "vocabulary"),
+            ("target_vocabulary_size", "target_vocabulary"),
+        ):
+            before, now = getattr(recorded, field), getattr(config.model, field)
+            if before != now:
+                raise ValueError(
+                    f"{getattr(config.data, file)} has {now} tokens, but this run "
+                    f"({path}) trained with {before}: the vocabulary file changed or is "
+                    "truncated; restore it, or start a new --model_dir"
+                )
+    config.to_json(path)
 
 
 def resume_step(run_dir: str, steps_per_epoch: int) -> int:
@@ -103,12 +133,10 @@ def fit(
     log_dir = os.path.join(run_dir, "logs")
     monitor = TrainingMonitor(log_dir, batch_size, tokens_per_example, log_every)
     callbacks = [
-        keras.callbacks.BackupAndRestore(
-            os.path.join(run_dir, BACKUP_DIR), delete_checkpoint=False
-        ),
-        SeedStateBackup(os.path.join(run_dir, BACKUP_DIR)),
+        StopOnNonFiniteLoss(),  # first: raises before the backup/checkpoints save NaNs
+        RunBackup(os.path.join(run_dir, BACKUP_DIR)),
         *extra_callbacks,
-        keras.callbacks.TensorBoard(log_dir, update_freq=log_every, write_graph=False),
+        TensorBoard(log_dir),
         monitor,
         StepBudget(steps),
     ]
@@ -124,13 +152,18 @@ def fit(
         steps_per_epoch,
         run_dir,
     )
-    history = model.fit(
-        train_data.skip(resume_step(run_dir, steps_per_epoch)),
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
-        validation_steps=validation_steps or None,
-        callbacks=callbacks,
-        verbose=2,
-    )
+    try:
+        history = model.fit(
+            train_data.skip(resume_step(run_dir, steps_per_epoch)),
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            validation_steps=validation_steps or None,
+            callbacks=callbacks,
+            verbose=2,
+        )
+    finally:  # also when fit raises (no on_train_end): what was logged reaches the disk
+        for callback in callbacks:
+            if hasattr(callback, "close_writers"):
+                callback.close_writers()
     return history, monitor

@@ -12,6 +12,7 @@ import os
 import keras
 from absl import logging
 
+from bertgpt_tf.atomic_file import write_json
 from bertgpt_tf.config import Config
 from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
 from bertgpt_tf.training.callbacks import global_step
@@ -42,8 +43,7 @@ def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) 
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
         "skipped_lines": stats.result() if stats else {},
     }
-    with open(os.path.join(config.train.model_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    write_json(os.path.join(config.train.model_dir, "results.json"), results, indent=2)
     logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
     return results
 

@@ -7,12 +7,12 @@ pack in `tf.data`: `pipelines.task_data.translation_inputs`) -> `Translator` fit
 decoded through the serving module, in `eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
-import json
 import os
 import time
 
 from absl import logging
 
+from bertgpt_tf.atomic_file import write_json, write_text
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.translate_serving import TranslateServing
 from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
@@ -62,8 +62,7 @@ def evaluate_bleu(config: Config, seq2seq, tokenizers, sources, references) -> d
 
 def write_eval(run_dir: str, report: dict) -> None:
     """eval.json and eval.md (BLEU table and sample translations)."""
-    with open(os.path.join(run_dir, "eval.json"), "w") as f:
-        json.dump(report, f, indent=2, ensure_ascii=False)
+    write_json(os.path.join(run_dir, "eval.json"), report, indent=2, ensure_ascii=False)
     lines = [
         f"# {report['dataset']} {report['direction']}, test split {report['test_split']}",
         "",
@@ -80,8 +79,7 @@ def write_eval(run_dir: str, report: dict) -> None:
     ]
     for sample in report["samples"]:
         lines += [f"- {k}: {v}" for k, v in sample.items()] + [""]
-    with open(os.path.join(run_dir, "eval.md"), "w") as f:
-        f.write("\n".join(lines))
+    write_text(os.path.join(run_dir, "eval.md"), "\n".join(lines))
 
 
 def translate(

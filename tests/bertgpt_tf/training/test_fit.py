@@ -1,5 +1,9 @@
+import json
+import os
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bertgpt_tf.training.fit import fit, make_strategy
@@ -18,3 +22,39 @@ def test_a_budget_that_is_not_whole_epochs_is_not_rounded_up(tmp_path):
         int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 7
     )  # not 9 = 3 whole epochs
     assert len(history.history["loss"]) == len(history.history["val_loss"]) == 3
+
+
+def _dense_model():
+    with make_strategy().scope():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    return model
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_backup(tmp_path):
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    poisoned = x.copy()
+    poisoned[24:28] = np.nan  # batch 6 of 4 examples: the 7th step's loss is NaN
+    clean = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4).repeat()
+    bad = tf.data.Dataset.from_tensor_slices((poisoned, x[:, :1])).batch(4).repeat()
+    run = dict(run_dir=str(tmp_path), steps=12, steps_per_epoch=3, batch_size=4,
+               tokens_per_example=1, checkpoint_every=3)  # fmt: skip
+    model = _dense_model()
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 7 \(epoch 3\)"):
+        fit(model, bad, None, **run)
+    with open(tmp_path / "backup" / "training_metadata.json") as f:
+        assert json.load(f)["epoch"] == 2  # epoch 3 never backed up its NaN weights
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [
+        "step-00000003.weights.h5",
+        "step-00000006.weights.h5",
+    ]
+    backup = _dense_model()
+    backup.load_weights(str(tmp_path / "backup" / "epoch-000002.weights.h5"))
+    assert all(np.isfinite(w).all() for w in backup.get_weights())
+    # Resuming (here on repaired data) starts from step 6 and finishes the budget.
+    model = _dense_model()
+    history, _ = fit(model, clean, None, **run)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 12
+    assert len(history.history["loss"]) == 2  # epochs 3 and 4
+    assert np.isfinite(history.history["loss"]).all()
