@@ -11,7 +11,6 @@ from bertgpt_tf.config import Config
 from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_char_vocabulary
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 from pipelines.mlm_dataset import make_mlm_dataset
-from pipelines.sources import warn_invalid_utf8
 from pipelines.task_data import pretraining_inputs
 
 ONE_PARAGRAPH_DOCUMENTS = "".join(f"document {i} has a single paragraph.\n\n" for i in range(40))
@@ -109,6 +108,8 @@ def test_text_held_out_for_validation_says_so(tmp_path):
 
 
 def test_latin1_corpus_is_named_in_an_early_warning(tmp_path, monkeypatch):
+    from pipelines.sources import warn_invalid_utf8  # (new in issue 13)
+
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café crème, déjà vu.\nnaïve façade.\n\n".encode("latin-1") * 50)
     mixed = tmp_path / "mostly_utf8.txt"  # 1 bad line in 200: under the 1 % threshold
