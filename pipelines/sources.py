@@ -91,10 +91,11 @@ def warn_invalid_utf8(
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
             head = f.read(max_bytes)
-        lines = head.splitlines()
         if len(head) == max_bytes:
-            lines = lines[:-1]  # may end mid-character
-        lines = [line for line in lines if line.strip()]
+            head = head[: head.rfind(b"\n") + 1]  # the last line may end mid-character
+        if _is_utf8(head):  # the common case, without a look at each line
+            continue
+        lines = [line for line in head.splitlines() if line.strip()]
         invalid = sum(not _is_utf8(line) for line in lines)
         if lines and invalid / len(lines) > max_share:
             suspects[path] = invalid / len(lines)
