@@ -6,6 +6,7 @@ import shutil
 
 from absl import logging
 
+from bertgpt_tf.atomic_file import atomic_path, write_text
 from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_char_vocabulary
 from bertgpt_tf.tokenizers.load_tokenizer import VOCABULARY_FILES
 from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece, write_sentencepiece_model
@@ -71,7 +72,8 @@ def _given_or_existing(target: str, given: str) -> bool:
         if not os.path.isfile(given):
             raise FileNotFoundError(f"Vocabulary file not found: {given}")
         if os.path.abspath(given) != os.path.abspath(target):
-            shutil.copyfile(given, target)
+            with atomic_path(target) as staging:  # a kill mid-copy leaves no stub
+                shutil.copyfile(given, staging)
         return True
     if os.path.exists(target):
         logging.info("re-using vocabulary %s", target)
@@ -91,9 +93,7 @@ def vocabulary_from_texts(
     """A WordPiece vocabulary trained on `texts` only (fine-tuning from scratch without
     --vocabulary): they are written to the run dir, one document per text."""
     path = os.path.join(run_dir, "train_texts.txt")
-    with open(path, "w", encoding="utf-8") as f:
-        for text in texts:
-            f.write(text.replace("\n", " ") + "\n\n")
+    write_text(path, "".join(text.replace("\n", " ") + "\n\n" for text in texts))
     return ensure_vocabulary(
         run_dir, [path], "wordpiece", "", vocabulary_size, lower_case=lower_case,
         validation_fraction=0.0,

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 import tensorflow as tf
 
+from bertgpt_tf.atomic_file import write_text
 from bertgpt_tf.tokenizers.special_tokens import GPT_SPECIAL_TOKENS, UNK_SURFACE
 from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
 
@@ -139,8 +140,7 @@ def build_char_vocabulary(text: str | Iterable[str]) -> list[str]:
 def write_char_vocabulary(path: str, vocabulary: list[str]) -> None:
     """Writes the characters as a JSON list (safe for "\\n", "\\r" and other whitespace)."""
     _check_characters(list(vocabulary))
-    with tf.io.gfile.GFile(path, "w") as file:
-        file.write(json.dumps(list(vocabulary), ensure_ascii=True))
+    write_text(path, json.dumps(list(vocabulary), ensure_ascii=True))  # write-then-rename
 
 
 def read_char_vocabulary(path: str) -> list[str]:

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 import sentencepiece
 import tensorflow as tf
 
+from bertgpt_tf.atomic_file import write_text
 from bertgpt_tf.tokenizers.special_tokens import (
     CLS,
     END_OF_TEXT,
@@ -177,9 +178,8 @@ def _chunks(line: str, max_chars: int) -> Iterator[str]:
 
 
 def write_sentencepiece_model(path: str, model: bytes) -> None:
-    """Writes a model proto (by convention to a ".model" file)."""
-    with tf.io.gfile.GFile(path, "wb") as file:
-        file.write(model)
+    """Writes a model proto (by convention to a ".model" file), write-then-rename."""
+    write_text(path, model)
 
 
 def read_sentencepiece_model(path: str) -> bytes:

@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_text as text
 from tokenizers import Tokenizer, models, trainers
 
+from bertgpt_tf.atomic_file import write_text
 from bertgpt_tf.tokenizers.special_tokens import SPECIAL_TOKENS, UNK
 
 # Marks a piece that continues a word ("play", "##ing").
@@ -263,8 +264,7 @@ def write_vocabulary(path: str, vocabulary: list[str]) -> None:
     bad = [token for token in vocabulary if not token or "\n" in token or "\r" in token]
     if bad:
         raise ValueError(f"Tokens must be non-empty and single-line, got {bad[:5]}.")
-    with tf.io.gfile.GFile(path, "w") as file:
-        file.write("".join(token + "\n" for token in vocabulary))
+    write_text(path, "".join(token + "\n" for token in vocabulary))  # whole or not at all
 
 
 def read_vocabulary(path: str) -> list[str]:
