@@ -189,7 +189,9 @@ def main(argv):
         raise app.UsageError(f"--task must be one of {sorted(TASKS)}, got {task!r}")
     try:
         print(TASKS[task](load_config()))
-    except (ValueError, FileNotFoundError) as e:  # bad input or config: the message says
+    # Bad input or config, a disk or permission fault (OSError: full disk, a folder
+    # given for a file...), a diverged run: the message says what and where.
+    except (ValueError, OSError, FloatingPointError) as e:
         logging.debug("traceback", exc_info=True)  # shown with --verbosity=1
         sys.exit(f"error: {e}")
 
