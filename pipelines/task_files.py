@@ -14,6 +14,7 @@ import dataclasses
 import gzip
 import io
 import json
+import math
 import os
 import random
 
@@ -176,9 +177,12 @@ def _label(value, regression: bool, where: str):
     if not regression:
         return str(value).strip()
     try:
-        return float(value)
+        score = float(value)
     except ValueError:
         raise DataError(f"{where}: score {value!r} is not a number") from None
+    if not math.isfinite(score):  # float() reads "nan" and "inf": every weight would turn NaN
+        raise DataError(f"{where}: score {value!r} is not a finite number")
+    return score
 
 
 def read_stsb(path: str) -> LabeledTexts:

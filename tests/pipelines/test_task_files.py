@@ -47,6 +47,16 @@ def test_tsv_csv_and_jsonl_read_the_same_examples(tmp_path):
             {"regression": True},
             "a.tsv:2: score 'five' is not a number",
         ),
+        (
+            "text\tlabel\nhello\t2.5\nworld\tnan\n",
+            {"regression": True},
+            "a.tsv:3: score 'nan' is not a finite number",
+        ),
+        (
+            "text\tlabel\nhello\t-Infinity\n",
+            {"regression": True},
+            "a.tsv:2: score '-Infinity' is not a finite number",
+        ),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path, content, kwargs, message):
@@ -83,6 +93,10 @@ def test_stsb_reader_keeps_seven_columns(tmp_path):
         "g\tf\ty\t1\t2.500\tA girl.\tA woman.\nmain\tx\ty\t2\t4.0\tB\tC\textra\tcols\n",
     )
     data = read_stsb(path)
+    with pytest.raises(DataError, match=r"bad_sts.csv:2: score 'inf' is not a finite number"):
+        read_stsb(
+            _write(tmp_path / "bad_sts.csv", "g\tf\ty\t1\t2.5\tA.\tB.\ng\tf\ty\t2\tinf\tA.\tB.\n")
+        )
     assert (
         data.labels == [2.5, 4.0]
         and data.texts == ["A girl.", "B"]
