@@ -1,0 +1,64 @@
+"""`--task=import` and `--init_from=<checkpoint dir>` through `run_train.py` (issue 12):
+the real MiniLM becomes a run dir whose exports serve raw text, and fine-tuning starts
+from a published checkpoint's weights."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bertgpt_tf.checkpoints.import_checkpoint import build_pretrainer, read_checkpoint
+from bertgpt_tf.config import Config
+from bertgpt_tf.export.from_run import load_serving_module
+from tests.bertgpt_tf.checkpoints.checkpoint_files import bert_tensors, hf_config, write_hf
+from tests.e2e.test_resume import run
+
+
+def test_import_minilm_serves_encode_and_embed(minilm_dir, tmp_path, assert_servable):
+    run_dir, exports = tmp_path / "minilm", tmp_path / "exports"
+    done = run(0, ["--task=import", f"--init_from={minilm_dir}", f"--model_dir={run_dir}",
+                   f"--export_base={exports}"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = Config.from_json(os.path.join(run_dir, "config.json"))
+    assert (config.train.task, config.data.normalization, config.model.num_layers) == (
+        "mlm",
+        "bert",
+        6,
+    )
+    with open(os.path.join(exports, "minilm", "1", "model_card.json")) as f:
+        signatures = json.load(f)["signatures"]
+    # No MLM head in the checkpoint: no fill_mask (its head would be untrained).
+    assert signatures == ["encode", "encode_pair", "encode_tokens", "serving_default"]
+    module = load_serving_module(config)
+    assert assert_servable(module, str(exports / "minilm" / "1")) > 0
+    embed = tf.saved_model.load(str(exports / "minilm-embed" / "1")).signatures["similarity"]
+    score = embed(
+        text=tf.constant(["A man is playing a guitar.", "A man is playing a guitar."]),
+        text_b=tf.constant(["A man plays the guitar.", "A chef is cooking pasta."]),
+    )["score"].numpy()
+    assert score[0] > 0.8 and score[1] < 0.3, score  # what all-MiniLM-L6-v2 is trained for
+
+
+def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
+    """`--init_from=<HF dir>`: imported into `<model_dir>/init_from`, weights unchanged
+    at learning rate 0."""
+    from bertgpt_tf.tasks.text_classifier import TextClassifier  # noqa: F401  (registers)
+    from tests.bertgpt_tf.training.test_finetune import _sentiment_file
+
+    hf_dir = write_hf(str(tmp_path / "hf"), bert_tensors(4), hf_config())
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 120)
+    flags = [f"--{k}={v}" for k, v in dict(
+        task="classify", init_from=hf_dir, train_data=data, model_dir=tmp_path / "ft",
+        epochs=1, batch_size=8, sequence_length=16, learning_rate=0.0,
+        export_base=tmp_path / "exports", patience=0).items()]  # fmt: skip
+    done = run(0, flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "ft" / "init_from" / "import.json") as f:
+        assert json.load(f)["source"] == os.path.abspath(hf_dir)
+    tuned = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
+    original, _ = build_pretrainer(read_checkpoint(hf_dir))
+    for source in original.encoder.weights:
+        target = next(w for w in tuned.encoder.weights if w.path == source.path)
+        np.testing.assert_array_equal(source.numpy(), target.numpy(), err_msg=source.path)
