@@ -47,3 +47,32 @@ def test_kill_during_backup_resumes_to_the_unbroken_weights(mode, unbroken, tmp_
         "epoch-000003.weights.h5",
         "training_metadata.json",
     ]  # the torn or orphaned files of the kill are gone
+
+
+def test_a_backup_written_by_keras_backup_and_restore_still_resumes(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from bertgpt_tf.training.fit import fit, make_strategy
+
+    def model():
+        with make_strategy().scope():
+            m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+            m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4).repeat()
+    old = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    before = model()
+    before.fit(data, epochs=1, steps_per_epoch=3, callbacks=[old], verbose=0)  # older runs
+    resumed = model()
+    history, _ = fit(resumed, data, None, str(tmp_path), steps=6, steps_per_epoch=3,
+                     batch_size=4, tokens_per_example=1)  # fmt: skip
+    assert len(history.history["loss"]) == 1  # epoch 2 only: epoch 1 came from the backup
+    assert int(keras.ops.convert_to_numpy(resumed.optimizer.iterations)) == 6
+    assert sorted(os.listdir(tmp_path / "backup")) == [
+        "epoch-000002.seeds.npz",
+        "epoch-000002.weights.h5",
+        "training_metadata.json",
+    ]
