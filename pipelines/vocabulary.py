@@ -129,7 +129,11 @@ def ensure_translation_vocabularies(
         logging.info(
             "training a %s SentencePiece model (%d) for %s", model_type, vocabulary_size, path
         )
-        write_sentencepiece_model(path, train_sentencepiece(lines, vocabulary_size, model_type))
+        try:
+            model = train_sentencepiece(lines, vocabulary_size, model_type)
+        except RuntimeError as e:  # e.g. "Vocabulary size too high" for a small corpus
+            raise ValueError(f"training {path} on {len(lines)} sentences failed: {e}") from e
+        write_sentencepiece_model(path, model)
         return path
 
     if shared:  # both languages, pair by pair

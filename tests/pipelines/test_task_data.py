@@ -146,3 +146,17 @@ def test_pretraining_warns_before_the_vocabulary_is_trained(tmp_path, monkeypatc
     assert isinstance(tokenizer, WordPieceTokenizer)
     assert "not UTF-8" in events[0] and str(corpus) in events[0]
     assert events.index("vocabulary") > 0
+
+
+def test_vocabulary_trainer_failures_are_value_errors(tmp_path):
+    """SentencePiece's own refusal (too small a text for the size asked) names the files
+    in a ValueError (run_train: one `error:` line), for pretraining and translation."""
+    from pipelines.vocabulary import ensure_translation_vocabularies
+
+    corpus = _write(tmp_path / "small.txt", "a few words.\nand a few more.\n\n" * 3)
+    config = _config(tmp_path, corpus, task="clm", tokenizer="bpe", vocabulary_size_target=5000)
+    with pytest.raises(ValueError, match=f"training a bpe vocabulary on {corpus} failed: .*"
+                       "Vocabulary size too high"):  # fmt: skip
+        pretraining_inputs(config)
+    with pytest.raises(ValueError, match=r"spm_bpe.model on 4 sentences failed: .*too high"):
+        ensure_translation_vocabularies(str(tmp_path), ["a b", "c d"], ["e f", "g h"])
