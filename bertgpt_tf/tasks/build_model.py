@@ -18,6 +18,10 @@ def build_model(config: Config) -> keras.Model:
     `distill` -> DistillPretrainer(the --teacher run's BertPretrainer), `clm` ->
     GPTCausalLM(GPTDecoder)."""
     task, m = config.train.task, config.model
+    if task == "mlm" and config.train.init_from not in ("", "none"):  # continued pretraining
+        path = os.path.join(config.train.init_from, "model.keras")
+        start = keras.saving.load_model(path, compile=False)
+        return start  # its encoder and heads (an imported one without an MLM head: fresh)
     if task == "mlm":
         encoder = BertEncoder(**config.model_kwargs(BertEncoder))
         return BertPretrainer(encoder, config.data.pair_objective, m.tie_word_embeddings)

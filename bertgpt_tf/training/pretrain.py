@@ -13,6 +13,7 @@ import keras
 from absl import logging
 
 from bertgpt_tf.atomic_file import write_json
+from bertgpt_tf.checkpoints.import_checkpoint import as_run_dir
 from bertgpt_tf.config import Config
 from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
 from bertgpt_tf.training.callbacks import global_step
@@ -21,11 +22,35 @@ from bertgpt_tf.training.fit import start_run, train_from_config
 
 def prepare_pretraining(config: Config) -> Config:
     """`start_run` (seed, run dir), then the teacher's sizes and vocabulary for
-    `--task=distill`, and the tokenizer kind resolved."""
+    `--task=distill`, or for `--task=mlm --init_from=<run or checkpoint dir>` (continued
+    pretraining) the starting run's sizes, vocabulary and objectives; and the tokenizer
+    kind resolved."""
     config = start_run(config)
     if config.train.task == "distill":
         config = resolve_teacher(config)
+    elif config.train.init_from not in ("", "none"):
+        config = resolve_continued(config)
     return config.replace(tokenizer=config.tokenizer_kind)
+
+
+def resolve_continued(config: Config) -> Config:
+    """`--task=mlm --init_from=<dir>`: a published checkpoint is imported first (into
+    `<model_dir>/init_from`); the run keeps the starting run's sizes, vocabulary, casing,
+    normalization, pair objective and head tying, so `build_model` can load it."""
+    if config.train.task != "mlm":
+        raise ValueError(
+            f"--init_from continues pretraining for --task=mlm only, not {config.train.task}"
+        )
+    source = as_run_dir(config.train.init_from, config.train.model_dir)
+    start = Config.from_json(os.path.join(source, "config.json"))
+    if start.train.task != "mlm":
+        raise ValueError(f"--init_from={source} is a {start.train.task!r} run; need an mlm run")
+    sizes = {k: v for k, v in start.to_dict()["model"].items() if k != "dropout"}
+    d = start.data
+    return config.replace(
+        **sizes, init_from=source, tokenizer=start.tokenizer_kind, vocabulary=d.vocabulary,
+        lower_case=d.lower_case, normalization=d.normalization, pair_objective=d.pair_objective,
+    )  # fmt: skip
 
 
 def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) -> dict:
@@ -34,10 +59,17 @@ def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) 
     skipped lines). `prompts`: clm sample prompts for TensorBoard."""
     if config.train.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model, history, monitor = train_from_config(
-        config, build_model, fit_data, lambda m: _task_callbacks(config, m, tokenizer, prompts)
-    )
+    before = {}
+
+    def callbacks_for(model):
+        if config.train.init_from not in ("", "none"):  # the starting weights, held out
+            before.update(_held_out(model, fit_data))
+            logging.info("held-out before continued pretraining: %s", before)
+        return _task_callbacks(config, model, tokenizer, prompts)
+
+    model, history, monitor = train_from_config(config, build_model, fit_data, callbacks_for)
     results = {
+        "before": before,
         "steps": global_step(model),
         "tokens_per_second": monitor.mean_tokens_per_second(),
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
@@ -46,6 +78,15 @@ def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) 
     write_json(os.path.join(config.train.model_dir, "results.json"), results, indent=2)
     logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
     return results
+
+
+def _held_out(model, fit_data: dict) -> dict:
+    """The model's validation metrics (`validation_steps` batches) as they are now."""
+    metrics = model.evaluate(
+        fit_data["validation_data"], steps=fit_data["validation_steps"] or None,
+        return_dict=True, verbose=0,
+    )  # fmt: skip
+    return {f"val_{k}": float(v) for k, v in metrics.items()}
 
 
 def _task_callbacks(config: Config, model, tokenizer, prompts=()) -> tuple:

@@ -13,7 +13,7 @@ from bertgpt_tf.checkpoints.import_checkpoint import build_pretrainer, read_chec
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.from_run import load_serving_module
 from tests.bertgpt_tf.checkpoints.checkpoint_files import bert_tensors, hf_config, write_hf
-from tests.e2e.test_resume import run
+from tests.e2e.test_resume import run, train_flags
 
 
 def test_import_minilm_serves_encode_and_embed(minilm_dir, tmp_path, assert_servable):
@@ -62,3 +62,31 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
     for source in original.encoder.weights:
         target = next(w for w in tuned.encoder.weights if w.path == source.path)
         np.testing.assert_array_equal(source.numpy(), target.numpy(), err_msg=source.path)
+
+
+def test_continued_pretraining_starts_from_the_checkpoint(tiny_corpus, tiny_vocabulary, tmp_path):
+    """`--task=mlm --init_from=<HF dir>`: the checkpoint's sizes, vocabulary and MLM head;
+    the held-out loss of the starting weights in results.json, and lower after."""
+    with open(tiny_vocabulary, encoding="utf-8") as f:
+        vocabulary = [line.rstrip("\n") for line in f]
+    hf_dir = write_hf(
+        str(tmp_path / "hf"), bert_tensors(5, len(vocabulary)), hf_config(len(vocabulary)),
+        vocabulary,
+    )  # fmt: skip
+    flags = train_flags(os.path.dirname(tiny_corpus[0]), "", tmp_path / "run", tmp_path / "exports",
+                        init_from=hf_dir, steps=30, steps_per_epoch=10, validation_steps=4,
+                        sequence_length=16, learning_rate=3e-3, max_sequence_length=32)  # fmt: skip
+    flags = [
+        f
+        for f in flags
+        if not f.startswith(("--vocabulary=", "--num_", "--hidden", "--intermediate"))
+    ]
+    done = run(0, flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = Config.from_json(str(tmp_path / "run" / "config.json"))
+    assert (config.model.hidden_dim, config.data.normalization) == (8, "bert")
+    assert config.data.pair_objective == "nsp"  # the checkpoint has an NSP head: kept
+    with open(tmp_path / "run" / "results.json") as f:
+        results = json.load(f)
+    before, after = results["before"]["val_mlm_loss"], results["history"]["val_mlm_loss"][-1]
+    assert after < before, (before, after)

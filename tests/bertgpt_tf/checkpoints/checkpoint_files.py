@@ -11,11 +11,12 @@ VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "the", "a"
 SIZES = dict(vocabulary=len(VOCABULARY), hidden=8, layers=2, heads=2, intermediate=16, positions=32)
 
 
-def bert_tensors(seed: int = 0) -> dict[str, np.ndarray]:
+def bert_tensors(seed: int = 0, vocabulary_size: int = 0) -> dict[str, np.ndarray]:
     """A random BertForPreTraining in HF names and (out, in) orientation, with the MLM and
     NSP heads."""
     rng = np.random.default_rng(seed)
     v, h, i, p = SIZES["vocabulary"], SIZES["hidden"], SIZES["intermediate"], SIZES["positions"]
+    v = vocabulary_size or v
     r = lambda *shape: rng.normal(0, 0.2, shape).astype(np.float32)  # noqa: E731
     t = {
         "bert.embeddings.word_embeddings.weight": r(v, h),
@@ -46,9 +47,10 @@ def bert_tensors(seed: int = 0) -> dict[str, np.ndarray]:
     return t
 
 
-def hf_config() -> dict:
+def hf_config(vocabulary_size: int = 0) -> dict:
     return {
-        "model_type": "bert", "vocab_size": SIZES["vocabulary"], "hidden_size": SIZES["hidden"],
+        "model_type": "bert", "vocab_size": vocabulary_size or SIZES["vocabulary"],
+        "hidden_size": SIZES["hidden"],
         "num_hidden_layers": SIZES["layers"], "num_attention_heads": SIZES["heads"],
         "intermediate_size": SIZES["intermediate"], "hidden_act": "gelu",
         "max_position_embeddings": SIZES["positions"], "type_vocab_size": 2,
