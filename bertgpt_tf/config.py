@@ -38,6 +38,7 @@ class ModelConfig:
     generator_fraction: float = 0.25  # ELECTRA: generator width / discriminator width
     discriminator_weight: float = 50.0  # ELECTRA: replaced-token loss weight vs MLM loss
     student_layers: int = 0  # distill: the student's depth; 0 = half the teacher's
+    student_hidden_dim: int = 0  # distill: the student's width; 0 = the teacher's
     distill_temperature: float = 2.0  # distill: softmax temperature of the soft targets
     position: str = "learned"  # GPT family: learned | rope
     ffn: str = "gelu"  # GPT family: gelu | swiglu

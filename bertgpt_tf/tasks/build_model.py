@@ -4,6 +4,7 @@ import os
 
 import keras
 
+from bertgpt_tf.checkpoints.import_checkpoint import read_manifest
 from bertgpt_tf.config import Config
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.models.gpt_decoder import GPTDecoder
@@ -32,7 +33,12 @@ def build_model(config: Config) -> keras.Model:
         )
     if task == "distill":
         teacher = keras.saving.load_model(_teacher_files(config)[1], compile=False)
-        return DistillPretrainer(teacher, m.num_layers, m.distill_temperature)
+        manifest = read_manifest(config.train.teacher) or {}
+        soft_weight = 5.0 if manifest.get("mlm_head", True) else 0.0  # untrained head: off
+        return DistillPretrainer(
+            teacher, m.num_layers, m.distill_temperature, soft_weight=soft_weight,
+            student_hidden_dim=m.student_hidden_dim,
+        )  # fmt: skip
     if task == "clm":
         return GPTCausalLM(GPTDecoder(**config.model_kwargs(GPTDecoder)))
     raise ValueError(f"No pretraining model for task {task!r} (mlm | electra | distill | clm)")
@@ -49,8 +55,16 @@ def resolve_teacher(config: Config) -> Config:
         )
     sizes = teacher_config.to_dict()["model"]
     depth = config.model.student_layers or max(1, sizes["num_layers"] // 2)
+    width = config.model.student_hidden_dim
+    if width and width != sizes["hidden_dim"]:  # a narrower student: the teacher's head size
+        head_size = sizes["hidden_dim"] // sizes["num_heads"]
+        ratio = sizes["intermediate_dim"] // sizes["hidden_dim"]
+        sizes.update(hidden_dim=width, num_heads=max(1, width // head_size),
+                     intermediate_dim=ratio * width)  # fmt: skip
+    sizes["student_hidden_dim"] = width
     return config.replace(
         **{**sizes, "num_layers": depth, "student_layers": depth, "dropout": config.model.dropout},
+        normalization=teacher_config.data.normalization,
         tokenizer=teacher_config.tokenizer_kind, vocabulary=teacher_config.data.vocabulary,
         lower_case=teacher_config.data.lower_case,
     )  # fmt: skip

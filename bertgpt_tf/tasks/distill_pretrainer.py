@@ -12,10 +12,15 @@ from bertgpt_tf.tasks.joint_loss_model import JointLossModel, weighted_mean
 class DistillPretrainer(JointLossModel):
     """DistilBERT (Sanh et al., 2019) over the shared `BertPretrainer`.
 
-    The student is the teacher's encoder with `student_layers` blocks, initialised from
-    the teacher: embeddings, MLM head and pooler copied, block `i` from teacher block
-    `i * teacher_layers // student_layers` (one of two for a half-depth student). The
-    teacher is frozen. On the MLM batches the loss is
+    The student is the teacher's encoder with `student_layers` blocks (and, with
+    `student_hidden_dim`, a narrower residual stream), initialised from the teacher:
+    embeddings, MLM head and pooler copied, block `i` from teacher block
+    `i * teacher_layers // student_layers` (one of two for a half-depth student). A
+    narrower student takes the leading slice of every teacher weight ("weight
+    selection", Xu et al. 2023: the first `student_hidden_dim` features, heads and FFN
+    units), keeps the teacher's head width, and its hidden states are projected up to
+    the teacher's width by a learned Dense for the cosine loss. The teacher is frozen.
+    On the MLM batches the loss is
 
         soft_weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))   (masked slots)
       + mlm_weight  * cross-entropy(student, original token)                 (masked slots)
@@ -33,7 +38,11 @@ class DistillPretrainer(JointLossModel):
         teacher: a trained `BertPretrainer`.
         student_layers: depth of the student.
         temperature: softmax temperature `T` of the soft targets.
-        soft_weight, mlm_weight, cosine_weight: the loss weights.
+        soft_weight, mlm_weight, cosine_weight: the loss weights. A teacher imported
+            without an MLM head (its head is untrained) is distilled with
+            `soft_weight=0`: its hidden states are what it knows.
+        student_hidden_dim: the student's width; 0: the teacher's. Heads keep the
+            teacher's head size; the FFN keeps the teacher's ratio.
     """
 
     def __init__(
@@ -44,6 +53,7 @@ class DistillPretrainer(JointLossModel):
         soft_weight: float = 5.0,
         mlm_weight: float = 2.0,
         cosine_weight: float = 1.0,
+        student_hidden_dim: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,6 +69,19 @@ class DistillPretrainer(JointLossModel):
             "name": "student_encoder",
         }
         sizes.pop("trainable", None)
+        width = student_hidden_dim or teacher_encoder.hidden_dim
+        head_size = teacher_encoder.hidden_dim // teacher_encoder.num_heads
+        if width > teacher_encoder.hidden_dim or width % head_size:
+            raise ValueError(
+                f"student_hidden_dim={width} must be a multiple of the teacher's head size "
+                f"{head_size} and at most its width {teacher_encoder.hidden_dim}"
+            )
+        if width != teacher_encoder.hidden_dim:
+            ratio = teacher_encoder.intermediate_dim // teacher_encoder.hidden_dim
+            sizes.update(hidden_dim=width, num_heads=width // head_size,
+                         intermediate_dim=ratio * width)  # fmt: skip
+            if teacher_encoder.embedding_dim:  # factorized: keep the embedding width
+                sizes["embedding_dim"] = min(teacher_encoder.embedding_dim, width)
         student = BertPretrainer(
             BertEncoder(**sizes),
             "none",
@@ -66,6 +89,13 @@ class DistillPretrainer(JointLossModel):
             name="student",
         )
         _copy_from_teacher(teacher, student)
+        # Student hidden states -> the teacher's width, for the cosine loss only.
+        self.hidden_projection = None
+        if width != teacher_encoder.hidden_dim:
+            self.hidden_projection = keras.layers.Dense(
+                teacher_encoder.hidden_dim, name="hidden_projection"
+            )
+            self.hidden_projection.build((None, None, width))
         teacher.trainable = False
         self.teacher = teacher
         self.student = student
@@ -75,6 +105,7 @@ class DistillPretrainer(JointLossModel):
         self.soft_weight = soft_weight
         self.mlm_weight = mlm_weight
         self.cosine_weight = cosine_weight
+        self.student_hidden_dim = student_hidden_dim
         self.track(("soft_loss", "mlm_loss", "cosine_loss"), ("mlm_accuracy", "teacher_agreement"))
 
     def call(self, inputs, training=False):
@@ -90,10 +121,13 @@ class DistillPretrainer(JointLossModel):
             teacher_hidden["sequence_output"], mask_positions=positions
         )
         as_float = lambda t: ops.cast(t, "float32")  # noqa: E731
+        hidden = student_hidden["sequence_output"]
+        if self.hidden_projection is not None:  # (batch, seq, student) -> (..., teacher)
+            hidden = self.hidden_projection(hidden)
         return {
             "mlm": as_float(student_logits),
             "teacher_mlm": ops.stop_gradient(as_float(teacher_logits)),
-            "hidden": as_float(student_hidden["sequence_output"]),
+            "hidden": as_float(hidden),
             "teacher_hidden": ops.stop_gradient(as_float(teacher_hidden["sequence_output"])),
         }
 
@@ -144,6 +178,7 @@ class DistillPretrainer(JointLossModel):
             "soft_weight": self.soft_weight,
             "mlm_weight": self.mlm_weight,
             "cosine_weight": self.cosine_weight,
+            "student_hidden_dim": self.student_hidden_dim,
         }
 
     @classmethod
@@ -154,7 +189,8 @@ class DistillPretrainer(JointLossModel):
 
 
 def _copy_from_teacher(teacher: BertPretrainer, student: BertPretrainer) -> None:
-    """Student <- teacher: every non-block layer by name, and evenly spaced blocks."""
+    """Student <- teacher: every non-block layer by name, and evenly spaced blocks; each
+    weight cut to the student's shape (its leading slice: the identity at equal width)."""
     t_enc, s_enc = teacher.encoder, student.encoder
     for name in (
         "token_embedding",
@@ -168,8 +204,18 @@ def _copy_from_teacher(teacher: BertPretrainer, student: BertPretrainer) -> None
     ):
         source = getattr(t_enc, name, None)
         if source is not None:
-            getattr(s_enc, name).set_weights(source.get_weights())
-    student.mlm_head.set_weights(teacher.mlm_head.get_weights())
+            _select(getattr(s_enc, name), source)
+    _select(student.mlm_head, teacher.mlm_head)
     stride = len(t_enc.transformer_layers) / len(s_enc.transformer_layers)
     for i, block in enumerate(s_enc.transformer_layers):
-        block.set_weights(t_enc.transformer_layers[int(i * stride)].get_weights())
+        _select(block, t_enc.transformer_layers[int(i * stride)])
+
+
+def _select(target: keras.layers.Layer, source: keras.layers.Layer) -> None:
+    """`target`'s weights <- the leading slice of `source`'s, weight by weight."""
+    target.set_weights(
+        [
+            w[tuple(slice(0, n) for n in own.shape)]
+            for w, own in zip(source.get_weights(), target.weights, strict=True)
+        ]
+    )

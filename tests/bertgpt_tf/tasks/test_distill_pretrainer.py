@@ -76,3 +76,29 @@ def test_round_trip(tmp_path):
         np.testing.assert_allclose(
             np.asarray(restored(x)[key]), np.asarray(model(x)[key]), atol=1e-5
         )
+
+
+def test_narrower_student_takes_the_leading_slice_and_learns():
+    teacher = _teacher()
+    with pytest.raises(ValueError, match="multiple of the teacher's head size 8"):
+        DistillPretrainer(teacher, student_layers=2, student_hidden_dim=12)
+    model = DistillPretrainer(teacher, student_layers=2, student_hidden_dim=8, soft_weight=0.0)
+    student, t = model.encoder, teacher.encoder
+    assert (student.hidden_dim, student.num_heads, student.intermediate_dim) == (8, 1, 16)
+    np.testing.assert_array_equal(
+        np.asarray(student.token_embedding.embeddings),
+        np.asarray(t.token_embedding.embeddings)[:, :8],
+    )
+    query = student.transformer_layers[1]._self_attention_layer.query_dense.kernel
+    np.testing.assert_array_equal(
+        np.asarray(query),
+        np.asarray(t.transformer_layers[2]._self_attention_layer.query_dense.kernel)[:8, :1],
+    )
+    x, y, w = _batch()
+    out = model(x)
+    assert out["hidden"].shape == (8, 10, 16)  # projected up to the teacher's width
+    model.compile(keras.optimizers.Adam(3e-3))
+    first = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    model.fit(x, y, sample_weight=w, epochs=30, batch_size=8, verbose=0)
+    last = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert last["cosine_loss"] < first["cosine_loss"] and last["soft_loss"] >= 0
