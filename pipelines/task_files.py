@@ -19,6 +19,7 @@ import os
 import random
 
 import numpy as np
+from absl import logging
 
 from pipelines.sources import resolve_data_dir
 
@@ -255,6 +256,9 @@ def load_splits(
     """(splits, label names) for `task` (classify | regress): the user's `train_data`
     file when given (split 80/10/10), else the named (or the task's default) dataset."""
     regression = task in ("regress", "embed")  # embed: pairs with similarity scores
+    if train_data and os.path.isdir(train_data):
+        read = lambda path: read_table(path, text_column, text_b_column, label_column, regression)  # noqa: E731
+        return folder_splits(train_data, read, seed), {}
     if train_data:
         data = read_table(train_data, text_column, text_b_column, label_column, regression)
         return split_80_10_10(data, seed, train_data), {}
@@ -280,6 +284,38 @@ def load_splits(
             require_examples(held_out, os.path.join(root, spec.splits["train"]), (0.9, 0.1))
         )
     return files, dict(spec.label_names or {})
+
+
+SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}
+
+
+def folder_splits(folder: str, read, seed: int = 0) -> dict[str, LabeledTexts]:
+    """A folder in the GLUE layout: `train.<tsv|csv|jsonl>`, optional `dev`/`validation`
+    and `test` files. A test file without labels (GLUE's) is left out: then the dev file
+    is the test split and 10 % of train is held out for validation, as for SST-2."""
+    found = {}
+    for split, stems in SPLIT_NAMES.items():
+        for stem in stems:
+            paths = [os.path.join(folder, f"{stem}.{ext}") for ext in ("tsv", "csv", "jsonl")]
+            path = next((p for p in paths if os.path.exists(p)), None)
+            if path and split not in found:
+                found[split] = path
+    if "train" not in found:
+        raise DataError(f"{folder}: a folder of splits needs train.tsv (or .csv / .jsonl)")
+    splits = {"train": read(found["train"])}
+    if "test" in found:
+        try:
+            splits["test"] = read(found["test"])
+        except DataError as unlabelled:  # GLUE's test files have no labels
+            logging.warning("%s: not used as the test split: %s", found["test"], unlabelled)
+    if "validation" in found:
+        splits["test" if "test" not in splits else "validation"] = read(found["validation"])
+    if "validation" not in splits:
+        held_out = seeded_split(splits["train"], ("train", "validation"), (0.9, 0.1), seed)
+        splits.update(require_examples(held_out, found["train"], (0.9, 0.1)))
+    if "test" not in splits:
+        raise DataError(f"{folder}: no labelled test or dev file beside {found['train']}")
+    return splits
 
 
 def label_set(splits: dict[str, LabeledTexts], label_names: dict[str, str]) -> list[str]:

@@ -10,6 +10,7 @@ from pipelines.task_files import (
     label_set,
     load_ner_data,
     load_splits,
+    load_task_data,
     read_conll,
     read_stsb,
     read_table,
@@ -174,3 +175,20 @@ def test_too_few_examples_for_every_split_are_refused(tmp_path, count, empty, si
     conll = _write(tmp_path / "ner.txt", "".join(f"w{i} B-PER\nsaid O\n\n" for i in range(count)))
     with pytest.raises(DataError, match=f"ner.txt: {count} example.s. leave the {empty} split"):
         load_ner_data(conll)
+
+
+def test_a_folder_in_the_glue_layout_gives_its_splits(tmp_path):
+    """train + dev + an unlabelled test (GLUE's): dev is the test split, 10 % of train
+    validates; with a labelled test file, dev validates."""
+    rows = [f"text {i}\t{i % 2}\n" for i in range(40)]
+    (tmp_path / "train.tsv").write_text("text\tlabel\n" + "".join(rows))
+    (tmp_path / "dev.tsv").write_text("text\tlabel\n" + "".join(rows[:7]))
+    (tmp_path / "test.tsv").write_text("index\ttext\n0\tunlabelled\n")
+    splits = load_task_data("classify", "", str(tmp_path)).splits
+    assert {k: len(v) for k, v in splits.items()} == {"train": 36, "validation": 4, "test": 7}
+    (tmp_path / "test.tsv").write_text("text\tlabel\n" + "".join(rows[:10]))
+    splits = load_task_data("classify", "", str(tmp_path)).splits
+    assert {k: len(v) for k, v in splits.items()} == {"train": 40, "validation": 7, "test": 10}
+    (tmp_path / "train.tsv").unlink()
+    with pytest.raises(DataError, match="needs train.tsv"):
+        load_task_data("classify", "", str(tmp_path))
