@@ -76,6 +76,9 @@ class DataConfig:
     text_column: str = "text"
     text_b_column: str = ""  # set for sentence-pair data
     label_column: str = "label"
+    # Fine-tuning refuses training texts whose pieces are more than this share [UNK]
+    # (a vocabulary that does not cover their script); 1 = never.
+    max_unknown_share: float = 0.1
     # Translation (--task=translate): <split>.<language>.gz line-aligned files.
     source_language: str = "en"
     target_language: str = "de"
@@ -227,6 +230,8 @@ class Config:
             )
         if d.normalization not in ("fast_bert", "bert"):
             raise ValueError(f"normalization must be fast_bert|bert, got {d.normalization!r}")
+        if not 0 <= d.max_unknown_share <= 1:
+            raise ValueError(f"max_unknown_share must be in [0, 1], got {d.max_unknown_share}")
         if d.holdout not in ("documents", "tail"):
             raise ValueError(f"holdout must be documents|tail, got {d.holdout!r}")
         if m.position not in ("learned", "rope") or m.ffn not in ("gelu", "swiglu"):

@@ -6,6 +6,7 @@
 library never imports `pipelines`.
 """
 
+import os
 import time
 
 import tensorflow as tf
@@ -158,9 +159,12 @@ def count_batches(dataset: tf.data.Dataset, log_every_seconds: float = 10.0) -> 
 def finetune_inputs(config: Config) -> tuple:
     """(config, data, tokenizer, datasets) of `--task=classify|regress|ner|embed`: the
     splits -> vocabulary (the config's, e.g. the --init_from run's, or trained on the
-    training texts into the run dir) -> tokenizer -> {"train", "validation", "test"}."""
+    training texts into the run dir) -> tokenizer -> {"train", "validation", "test"}.
+    Training texts the vocabulary mostly cannot spell (more `[UNK]` pieces than
+    `--max_unknown_share`) are refused before anything trains."""
     from pipelines.finetune_dataset import finetune_datasets
     from pipelines.task_files import DEFAULT_DATASET, load_ner_data, load_task_data
+    from pipelines.unknown_text import require_known_text
     from pipelines.vocabulary import vocabulary_from_texts
 
     d, t = config.data, config.train
@@ -182,6 +186,11 @@ def finetune_inputs(config: Config) -> tuple:
         config.tokenizer_kind, vocabulary, d.lower_case, normalization=d.normalization
     )
     config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
+    # a finished run (eval.json: --task=evaluate's re-test) is measured, not refused
+    finished = os.path.exists(os.path.join(t.model_dir, "eval.json"))
+    require_known_text(
+        tokenizer, texts, 1.0 if finished else d.max_unknown_share, vocabulary, t.init_from
+    )
     datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
                                  t.class_weights, t.task)  # fmt: skip
     return config, data, tokenizer, datasets

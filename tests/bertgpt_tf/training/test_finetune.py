@@ -104,7 +104,10 @@ def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pret
     run_config = Config.from_json(os.path.join(pretrained_run, "config.json"))
     run_config.replace(vocabulary=str(other)).to_json(os.path.join(pretrained_run, "config.json"))
     data = _sentiment_file(tmp_path / "sentiment.tsv", 50)
-    config = _config(tmp_path, "mismatch", train_data=data, init_from=pretrained_run)
+    # max_unknown_share=1: this 7-token vocabulary reads the text as [UNK], refused first
+    config = _config(
+        tmp_path, "mismatch", train_data=data, init_from=pretrained_run, max_unknown_share=1.0
+    )
     with pytest.raises(ValueError, match="has 7 tokens but the checkpoint's encoder has"):
         run_finetune(config, str(tmp_path / "saved_models"))
 
