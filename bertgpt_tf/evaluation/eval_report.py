@@ -26,17 +26,25 @@ def read_eval(run_dir: str) -> dict:
 def report_table(reports: list[tuple[str, dict]], classification_data: dict) -> str:
     """`eval_table` of the runs, then the TF-IDF + logistic-regression floor on each
     classification dataset of `classification_data` ({name: task data with `splits`,
-    `labels` and `targets(split)`})."""
-    from bertgpt_tf.evaluation.tfidf_baseline import tfidf_logistic_regression
+    `labels` and `targets(split)`}): on word 1-2 grams, or on character 1-3 grams
+    when the texts have (almost) no spaces (Chinese, Japanese, Thai)."""
+    from bertgpt_tf.evaluation.tfidf_baseline import (
+        ANALYZERS,
+        tfidf_analyzer,
+        tfidf_logistic_regression,
+    )
 
     lines = [eval_table(reports), "", "| baseline | data | test |", "|---|---|---|"]
     for name, data in classification_data.items():
+        train_texts = data.splits["train"].texts
+        analyzer = tfidf_analyzer(train_texts)  # characters for text without spaces
         metrics = tfidf_logistic_regression(
-            data.splits["train"].texts, data.targets("train"), data.splits["test"].texts,
-            data.targets("test"), len(data.labels),
+            train_texts, data.targets("train"), data.splits["test"].texts,
+            data.targets("test"), len(data.labels), analyzer,
         )  # fmt: skip
         test_text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        lines.append(f"| TF-IDF (1-2 grams) + logistic regression | {name} | {test_text} |")
+        grams = ANALYZERS[analyzer][2]
+        lines.append(f"| TF-IDF ({grams}) + logistic regression | {name} | {test_text} |")
     return "\n".join(lines)
 
 
