@@ -52,7 +52,7 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
     flags = [f"--{k}={v}" for k, v in dict(
         task="classify", init_from=hf_dir, train_data=data, model_dir=tmp_path / "ft",
         epochs=1, batch_size=8, sequence_length=16, learning_rate=0.0,
-        export_base=tmp_path / "exports", patience=0).items()]  # fmt: skip
+        export_base=tmp_path / "exports", patience=0, max_unknown_share=1).items()]  # fmt: skip
     done = run(0, flags)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(tmp_path / "ft" / "init_from" / "import.json") as f:
