@@ -90,3 +90,36 @@ def test_continued_pretraining_starts_from_the_checkpoint(tiny_corpus, tiny_voca
         results = json.load(f)
     before, after = results["before"]["val_mlm_loss"], results["history"]["val_mlm_loss"][-1]
     assert after < before, (before, after)
+
+
+def test_distilling_an_imported_teacher_into_a_narrower_student(
+    tiny_corpus, tiny_vocabulary, tmp_path
+):
+    """`--task=distill --teacher=<imported run> --student_hidden_dim`: a shallower,
+    narrower student that serves; no soft targets from the teacher's untrained MLM head."""
+    with open(tiny_vocabulary, encoding="utf-8") as f:
+        vocabulary = [line.rstrip("\n") for line in f]
+    tensors = {k: v for k, v in bert_tensors(6, len(vocabulary)).items() if "predictions" not in k}
+    hf_dir = write_hf(str(tmp_path / "hf"), tensors, hf_config(len(vocabulary)), vocabulary)
+    teacher = str(tmp_path / "teacher")
+    done = run(0, ["--task=import", f"--init_from={hf_dir}", f"--model_dir={teacher}",
+                   f"--export_base={tmp_path / 'exports'}"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    flags = train_flags(os.path.dirname(tiny_corpus[0]), "", tmp_path / "student",
+                        tmp_path / "exports", task="distill", teacher=teacher, student_layers=1,
+                        student_hidden_dim=4, sequence_length=16)  # fmt: skip
+    flags = [
+        f
+        for f in flags
+        if not f.startswith(("--vocabulary=", "--num_", "--hidden", "--intermediate"))
+    ]
+    done = run(0, flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = Config.from_json(str(tmp_path / "student" / "config.json"))
+    assert (config.model.num_layers, config.model.hidden_dim, config.model.num_heads) == (1, 4, 1)
+    model = keras.saving.load_model(str(tmp_path / "student" / "model.keras"), compile=False)
+    assert model.soft_weight == 0.0 and model.encoder.hidden_dim == 4
+    with open(tmp_path / "student" / "results.json") as f:
+        history = json.load(f)["history"]
+    assert history["soft_loss"][-1] >= 0 and history["cosine_loss"][-1] < history["cosine_loss"][0]
+    assert os.path.exists(tmp_path / "exports" / "distill-tiny" / "1" / "saved_model.pb")
