@@ -79,8 +79,7 @@ def encode_texts(
         pieces = [part for segment in segments for part in (segment, end)]
         token_ids, segment_ids = tf.cast(tf.concat(pieces, axis=1), tf.int32), None
     lengths = token_ids.row_lengths()
-    length = sequence_length if static else tf.cast(tf.reduce_max(lengths), tf.int32)
-    shape = [None, sequence_length] if static else None
+    length, shape = _padded_length(lengths, sequence_length, static)
     inputs = {
         "token_ids": token_ids.to_tensor(tokenizer.pad_id, shape=shape),
         "padding_mask": tf.sequence_mask(lengths, length, dtype=tf.int32),
@@ -88,6 +87,15 @@ def encode_texts(
     if segment_ids is not None:
         inputs["segment_ids"] = segment_ids.to_tensor(0, shape=shape)
     return inputs
+
+
+def _padded_length(lengths: tf.Tensor, sequence_length: int, static: bool):
+    """(length, to_tensor shape): `sequence_length`, or the longest row but at least 1,
+    so a batch of 0 requests gives (0, 1) tensors that every model slices cleanly."""
+    if static:
+        return sequence_length, [None, sequence_length]
+    length = tf.maximum(tf.cast(tf.reduce_max(lengths), tf.int32), 1)
+    return length, tf.stack([-1, length])
 
 
 def encode_words(
@@ -113,8 +121,7 @@ def encode_words(
     segment = trim_single(pieces.merge_dims(1, 2), sequence_length - 2)
     token_ids, segment_ids = pack_segments([segment], tokenizer.cls_id, tokenizer.sep_id)
     lengths = token_ids.row_lengths()
-    length = sequence_length if static else tf.cast(tf.reduce_max(lengths), tf.int32)
-    shape = [None, sequence_length] if static else None
+    length, shape = _padded_length(lengths, sequence_length, static)
     inputs = {
         "token_ids": token_ids.to_tensor(tokenizer.pad_id, shape=shape),
         "segment_ids": segment_ids.to_tensor(0, shape=shape),

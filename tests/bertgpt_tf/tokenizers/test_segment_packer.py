@@ -36,3 +36,24 @@ def test_trim_and_pack_inside_dataset_map_matches_eager():
     assert (
         eager[1].to_list() == in_map[1].to_list() == [[0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 1, 1]]
     )
+
+
+def test_a_batch_of_zero_texts_gives_zero_rows(tiny_tokenizer):
+    """Serving shapes (static=False): 0 requests -> (0, 1) inputs, not a negative or
+    zero length that the encoder's [CLS] slice rejects; real batches pad to the longest."""
+    from bertgpt_tf.tokenizers.segment_packer import encode_texts, encode_words
+
+    empty = encode_texts(tiny_tokenizer, tf.constant([], tf.string), None, 16, static=False)
+    assert {k: tuple(v.shape) for k, v in empty.items()} == {
+        "token_ids": (0, 1), "padding_mask": (0, 1), "segment_ids": (0, 1)
+    }  # fmt: skip
+    pair = encode_texts(
+        tiny_tokenizer, tf.constant([], tf.string), tf.constant([], tf.string), 16, static=False
+    )
+    assert tuple(pair["token_ids"].shape) == (0, 1)
+    words, _ = encode_words(
+        tiny_tokenizer, tf.ragged.constant([], tf.string, ragged_rank=1), 16, False
+    )
+    assert tuple(words["token_ids"].shape) == (0, 1)
+    two = encode_texts(tiny_tokenizer, tf.constant(["the fox", "the"]), None, 16, static=False)
+    assert two["token_ids"].shape[1] == int(tf.reduce_max(tf.reduce_sum(two["padding_mask"], 1)))
