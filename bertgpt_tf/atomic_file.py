@@ -35,13 +35,13 @@ def atomic_path(path: str) -> Iterator[str]:
     staging = os.path.join(folder, f".tmp-{uuid.uuid4().hex[:12]}-{name}")
     try:
         yield staging
-        _fsync(staging)
+        fsync(staging)
         os.replace(staging, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(staging)
         raise
-    _fsync(folder)
+    fsync(folder)
 
 
 def write_text(path: str, text: str | bytes) -> None:
@@ -65,7 +65,7 @@ def _open(path: str):
     return tf.io.gfile.GFile(path, "wb")
 
 
-def _fsync(path: str) -> None:
+def fsync(path: str) -> None:
     """Flushes a file's (or a folder's entries') data to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -15,7 +15,7 @@ import uuid
 import tensorflow as tf
 import tensorflow_text
 
-from bertgpt_tf.atomic_file import write_json
+from bertgpt_tf.atomic_file import fsync, write_json
 from bertgpt_tf.export.serving_module import ServingModule
 from bertgpt_tf.export.warmup import write_warmup_requests
 
@@ -78,7 +78,7 @@ def _publish(staging: str, model_base_path: str, version: int | None, card: dict
             if version:
                 raise FileExistsError(f"Export version already exists: {final}") from None
             continue  # another export took `number` since we looked: take the next
-        _fsync(model_base_path)
+        fsync(model_base_path)
         return final
 
 
@@ -86,12 +86,4 @@ def _fsync_tree(root: str) -> None:
     """Flushes every file and folder under `root` (and `root`) to disk."""
     for folder, _, files in os.walk(root, topdown=False):
         for path in [*(os.path.join(folder, f) for f in files), folder]:
-            _fsync(path)
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync(path)

@@ -64,23 +64,32 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
         np.testing.assert_array_equal(source.numpy(), target.numpy(), err_msg=source.path)
 
 
+def _tiny_checkpoint(tmp_path, tiny_vocabulary, seed: int, mlm_head: bool = True) -> str:
+    """An HF BERT directory over the tiny corpus' vocabulary (with or without MLM head)."""
+    with open(tiny_vocabulary, encoding="utf-8") as f:
+        vocabulary = [line.rstrip("\n") for line in f]
+    tensors = bert_tensors(seed, len(vocabulary))
+    if not mlm_head:
+        tensors = {k: v for k, v in tensors.items() if "predictions" not in k}
+    return write_hf(str(tmp_path / "hf"), tensors, hf_config(len(vocabulary)), vocabulary)
+
+
+def _pretraining_flags(tiny_corpus, tmp_path, run_dir: str, **extra) -> list[str]:
+    """`train_flags` on the tiny corpus, without the sizes and vocabulary that the
+    starting run (or teacher) decides."""
+    flags = train_flags(os.path.dirname(tiny_corpus[0]), "", tmp_path / run_dir,
+                        tmp_path / "exports", sequence_length=16, **extra)  # fmt: skip
+    sized = ("--vocabulary=", "--num_", "--hidden", "--intermediate")
+    return [f for f in flags if not f.startswith(sized)]
+
+
 def test_continued_pretraining_starts_from_the_checkpoint(tiny_corpus, tiny_vocabulary, tmp_path):
     """`--task=mlm --init_from=<HF dir>`: the checkpoint's sizes, vocabulary and MLM head;
     the held-out loss of the starting weights in results.json, and lower after."""
-    with open(tiny_vocabulary, encoding="utf-8") as f:
-        vocabulary = [line.rstrip("\n") for line in f]
-    hf_dir = write_hf(
-        str(tmp_path / "hf"), bert_tensors(5, len(vocabulary)), hf_config(len(vocabulary)),
-        vocabulary,
-    )  # fmt: skip
-    flags = train_flags(os.path.dirname(tiny_corpus[0]), "", tmp_path / "run", tmp_path / "exports",
-                        init_from=hf_dir, steps=30, steps_per_epoch=10, validation_steps=4,
-                        sequence_length=16, learning_rate=3e-3, max_sequence_length=32)  # fmt: skip
-    flags = [
-        f
-        for f in flags
-        if not f.startswith(("--vocabulary=", "--num_", "--hidden", "--intermediate"))
-    ]
+    hf_dir = _tiny_checkpoint(tmp_path, tiny_vocabulary, 5)
+    flags = _pretraining_flags(tiny_corpus, tmp_path, "run", init_from=hf_dir, steps=30,
+                               steps_per_epoch=10, validation_steps=4, learning_rate=3e-3,
+                               max_sequence_length=32)  # fmt: skip
     done = run(0, flags)
     assert done.returncode == 0, done.stderr[-3000:]
     config = Config.from_json(str(tmp_path / "run" / "config.json"))
@@ -97,22 +106,13 @@ def test_distilling_an_imported_teacher_into_a_narrower_student(
 ):
     """`--task=distill --teacher=<imported run> --student_hidden_dim`: a shallower,
     narrower student that serves; no soft targets from the teacher's untrained MLM head."""
-    with open(tiny_vocabulary, encoding="utf-8") as f:
-        vocabulary = [line.rstrip("\n") for line in f]
-    tensors = {k: v for k, v in bert_tensors(6, len(vocabulary)).items() if "predictions" not in k}
-    hf_dir = write_hf(str(tmp_path / "hf"), tensors, hf_config(len(vocabulary)), vocabulary)
+    hf_dir = _tiny_checkpoint(tmp_path, tiny_vocabulary, 6, mlm_head=False)
     teacher = str(tmp_path / "teacher")
     done = run(0, ["--task=import", f"--init_from={hf_dir}", f"--model_dir={teacher}",
                    f"--export_base={tmp_path / 'exports'}"])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    flags = train_flags(os.path.dirname(tiny_corpus[0]), "", tmp_path / "student",
-                        tmp_path / "exports", task="distill", teacher=teacher, student_layers=1,
-                        student_hidden_dim=4, sequence_length=16)  # fmt: skip
-    flags = [
-        f
-        for f in flags
-        if not f.startswith(("--vocabulary=", "--num_", "--hidden", "--intermediate"))
-    ]
+    flags = _pretraining_flags(tiny_corpus, tmp_path, "student", task="distill", teacher=teacher,
+                               student_layers=1, student_hidden_dim=4)  # fmt: skip
     done = run(0, flags)
     assert done.returncode == 0, done.stderr[-3000:]
     config = Config.from_json(str(tmp_path / "student" / "config.json"))
