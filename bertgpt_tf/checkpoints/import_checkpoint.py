@@ -9,7 +9,9 @@ Formats, detected from the files in `<dir>` (`detect_format`):
 - `keras_hub`: a keras-hub preset directory as `save_to_preset` writes it
   (`BertBackbone`), vocabulary from `assets/tokenizer/vocabulary.txt`.
 - `google`: a google-research/bert TensorFlow checkpoint (`bert_config.json`,
-  `bert_model.ckpt.*`, `vocab.txt`), as the 24 small BERTs ship.
+  `bert_model.ckpt.*`, `vocab.txt`), as the 24 small BERTs ship. (Google's code ran
+  the tanh GELU approximation; `BertEncoder` runs the exact GELU their config names,
+  a difference of about 1e-3 in activations.)
 - `run`: a run directory of this project (nothing to import).
 
 The run directory written holds `config.json` (task `mlm`, the checkpoint's sizes),
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bertgpt_tf.atomic_file import write_json, write_text
 from bertgpt_tf.checkpoints.bert_weights import (
     assign_weights,
     hf_names,
@@ -275,7 +278,7 @@ def import_checkpoint(path: str, run_dir: str, base_config=None) -> str:
     model, report = build_pretrainer(checkpoint)
     missing = [p for p in report["missing"] if not p.startswith(("mlm_head", "pair_head"))]
     vocabulary_file = os.path.join(run_dir, "vocab.txt")
-    _write_text(vocabulary_file, "".join(token + "\n" for token in checkpoint.vocabulary))
+    write_text(vocabulary_file, "".join(token + "\n" for token in checkpoint.vocabulary))
     base = base_config or Config.from_preset("mini")
     config = base.replace(
         **checkpoint.sizes, dropout=checkpoint.dropout, task="mlm", model_dir=run_dir,
@@ -303,7 +306,7 @@ def import_checkpoint(path: str, run_dir: str, base_config=None) -> str:
         "missing": missing,
         "unused": checkpoint.unused + report["unused"],
     }
-    _write_text(os.path.join(run_dir, MANIFEST), json.dumps(manifest, indent=2))
+    write_json(os.path.join(run_dir, MANIFEST), manifest, indent=2)
     return run_dir
 
 
@@ -322,22 +325,3 @@ def _read_json(path: str, default=...):
 def _read_lines(path: str) -> list[str]:
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n").rstrip("\r") for line in f]
-
-
-def _write_text(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def as_run_dir(source: str, model_dir: str) -> str:
-    """`source` when it is a run directory, else the checkpoint imported into
-    `<model_dir>/init_from` (re-used when a resumed run finds it there)."""
-    if detect_format(source) == "run":
-        return source
-    run_dir = os.path.join(model_dir, "init_from")
-    manifest = read_manifest(run_dir)
-    if manifest and manifest["source"] == os.path.abspath(source):
-        return run_dir
-    return import_checkpoint(source, run_dir)
