@@ -325,3 +325,15 @@ def _read_json(path: str, default=...):
 def _read_lines(path: str) -> list[str]:
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n").rstrip("\r") for line in f]
+
+
+def as_run_dir(source: str, model_dir: str) -> str:
+    """`source` when it is a run directory, else the checkpoint imported into
+    `<model_dir>/init_from` (re-used when a resumed run finds it there)."""
+    if detect_format(source) == "run":
+        return source
+    run_dir = os.path.join(model_dir, "init_from")
+    manifest = read_manifest(run_dir)
+    if manifest and manifest["source"] == os.path.abspath(source):
+        return run_dir
+    return import_checkpoint(source, run_dir)
