@@ -78,20 +78,9 @@ def run_export(config: Config) -> str:
 
 
 def run_import(config: Config) -> str:
-    """A published checkpoint (--init_from: Hugging Face, keras-hub preset or Google BERT
-    directory) -> an ordinary run dir (--model_dir) -> `encode` (+ `fill_mask` when the
-    checkpoint has an MLM head) and `embed` SavedModels."""
-    from bertgpt_tf.checkpoints.import_checkpoint import import_checkpoint
-    from bertgpt_tf.export.from_run import export_embedder
-    from bertgpt_tf.training.fit import resolve_run_dir
+    from bertgpt_tf.export.from_run import import_run
 
-    if config.train.init_from in ("", "none"):
-        raise ValueError("--task=import needs --init_from=<checkpoint directory>")
-    run_dir = resolve_run_dir(config.train.model_dir, "import")
-    import_checkpoint(config.train.init_from, run_dir, config)
-    config = Config.from_json(os.path.join(run_dir, "config.json"))
-    paths = [run_export(config), export_embedder(config, FLAGS.export_base, FLAGS.export_version)]
-    return "\n".join([run_dir, *paths])
+    return import_run(config, FLAGS.export_base, FLAGS.export_version)
 
 
 def run_fill_mask(config: Config) -> str:

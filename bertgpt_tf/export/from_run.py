@@ -74,6 +74,26 @@ def export_run(config: Config, export_base: str, version: int | None = None) -> 
     return export_saved_model(load_serving_module(config), export_base, name, version, card)
 
 
+def import_run(config: Config, export_base: str, version: int | None = None) -> str:
+    """`--task=import`: the published checkpoint at `--init_from` (Hugging Face,
+    keras-hub preset or Google BERT directory) -> an ordinary run dir (`--model_dir`) ->
+    `encode` (+ `fill_mask` when the checkpoint has an MLM head) and `embed` SavedModels.
+    Returns the run dir and the two export paths, a line each."""
+    from bertgpt_tf.checkpoints.import_checkpoint import import_checkpoint
+    from bertgpt_tf.training.fit import resolve_run_dir
+
+    if config.train.init_from in ("", "none"):
+        raise ValueError("--task=import needs --init_from=<checkpoint directory>")
+    run_dir = resolve_run_dir(config.train.model_dir, "import")
+    import_checkpoint(config.train.init_from, run_dir, config)
+    config = Config.from_json(os.path.join(run_dir, "config.json"))
+    paths = [
+        export_run(config, export_base, version),
+        export_embedder(config, export_base, version),
+    ]
+    return "\n".join([run_dir, *paths])
+
+
 def export_embedder(config: Config, export_base: str, version: int | None = None) -> str:
     """`<export_base>/<export_name>-embed/<version>/`: the run's encoder as a sentence
     embedder (mean pooling, unit vectors; `embed` and `similarity`), untouched by
