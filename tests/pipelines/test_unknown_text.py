@@ -34,7 +34,7 @@ def _config(tmp_path, texts: list[str], **overrides) -> Config:
 
 
 def test_chinese_under_an_english_vocabulary_is_refused(tmp_path, caplog):
-    with caplog.at_level(logging.INFO), pytest.raises(ValueError) as refused:
+    with caplog.at_level(logging.INFO, logger="absl"), pytest.raises(ValueError) as refused:
         finetune_inputs(_config(tmp_path, CHINESE))
     message = str(refused.value)
     # every character is its own [UNK] word but the full-width comma (NFKC: ",")
@@ -51,7 +51,7 @@ def test_the_hint_names_the_init_from_run(tmp_path):
 
 
 def test_english_passes_and_the_share_is_logged(tmp_path, caplog):
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):
         config, _, tokenizer, _ = finetune_inputs(_config(tmp_path, ENGLISH))
     assert "[UNK] pieces: 0.0 % of " in caplog.text
     assert tokenizer.vocabulary_size == len(VOCABULARY)
@@ -60,7 +60,7 @@ def test_english_passes_and_the_share_is_logged(tmp_path, caplog):
 def test_the_threshold_is_a_flag(tmp_path, caplog):
     """--max_unknown_share=1 trains anyway (logged); a finished run (eval.json) is
     re-tested without the check; a share outside [0, 1] is refused."""
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):
         finetune_inputs(_config(tmp_path, CHINESE, max_unknown_share=1.0))
     assert "[UNK] pieces: 96.6 %" in caplog.text
     (tmp_path / "run" / "eval.json").write_text("{}")
