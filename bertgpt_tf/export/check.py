@@ -19,6 +19,7 @@ Exits 1 and lists the problems when any check fails.
 
 import base64
 import dataclasses
+import fcntl
 import json
 import os
 import subprocess
@@ -109,6 +110,16 @@ def serving_env(name: str, packages: tuple[str, ...], create: bool = True) -> st
     if not create:
         raise FileNotFoundError(f"no serving environment {root} (run the check once online)")
     os.makedirs(serving_envs_dir(), exist_ok=True)
+    # one creator at a time (parallel test workers): the others wait, then reuse it
+    with open(os.path.join(serving_envs_dir(), f".{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(python):
+            _create_env(root, packages)
+    return python
+
+
+def _create_env(root: str, packages: tuple[str, ...]) -> None:
+    name = os.path.basename(root)
     staging = tempfile.mkdtemp(prefix=f".{name}-", dir=serving_envs_dir())
     logging.info("creating environment %s with %s (one time)", root, " ".join(packages))
     base_python = getattr(sys, "_base_executable", sys.executable)
@@ -117,7 +128,6 @@ def serving_env(name: str, packages: tuple[str, ...], create: bool = True) -> st
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, *packages], check=True)
     os.rename(staging, root)  # only bin/python is used: it runs wherever the venv lies
-    return python
 
 
 def text_ops_of(version: str) -> set[str]:

@@ -7,6 +7,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bertgpt_tf.checkpoints.import_checkpoint import build_pretrainer, read_checkpoint
@@ -101,6 +102,7 @@ def test_continued_pretraining_starts_from_the_checkpoint(tiny_corpus, tiny_voca
     assert after < before, (before, after)
 
 
+@pytest.mark.slow  # ~45 s; tests/bertgpt_tf/tasks/test_distill_pretrainer.py runs by default
 def test_distilling_an_imported_teacher_into_a_narrower_student(
     tiny_corpus, tiny_vocabulary, tmp_path
 ):

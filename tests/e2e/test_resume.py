@@ -47,6 +47,7 @@ def task_flags(request, tiny_corpus, tiny_vocabulary, tmp_path):
     return chars, {"task": "clm", "tokenizer": "char", "max_sequence_length": 64}
 
 
+@pytest.mark.slow  # ~2.5 min; the default run kills during backups in test_run_backup.py
 def test_kill_and_resume_matches_unbroken_run(tiny_corpus, task_flags, tmp_path):
     tiny_vocabulary, extra = task_flags
     corpus_dir = os.path.dirname(tiny_corpus[0])

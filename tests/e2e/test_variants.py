@@ -68,7 +68,15 @@ def _loaded(run_dir):
     return config, model
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
+# albert and roberta-bpe (~50 s each) run with `-m slow`; roberta and electra feed the
+# distillation and fine-tuning tests below, so they run by default
+SLOW_VARIANTS = {"albert", "roberta-bpe"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW_VARIANTS)) for n in sorted(VARIANTS)],
+)
 def test_variant_trains_round_trips_and_serves(runs, name, assert_servable):
     run_dir, export = runs(name)
     config, model = _loaded(run_dir)
