@@ -74,9 +74,12 @@ class CausalLMServing(ServingModule):
         longer than `max_sequence_length - max_new_tokens_limit` tokens (the opening
         end-of-text included) keeps its last ones."""
         ids = self._prompt_ids(prompt, self.max_prompt_tokens)
+        prompts = ids.to_tensor(self.tokenizer.pad_id)
+        # a batch of 0 has width 0, and generation reads the last prompt position
+        prompts = tf.pad(prompts, [[0, 0], [0, tf.maximum(1 - tf.shape(prompts)[1], 0)]])
         out = generate(
             self.decoder,
-            ids.to_tensor(self.tokenizer.pad_id),
+            prompts,
             ids.row_lengths(),
             self.max_new_tokens_limit,
             temperature=temperature,

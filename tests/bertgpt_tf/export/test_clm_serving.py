@@ -96,3 +96,14 @@ def test_long_prompts_are_cut_for_rotary_positions_too(exported):
     whole, cut = (reloaded.signatures["generate"](**{k: tf.constant(v) for k, v in r.items()})
                   for r in (request, tail))  # fmt: skip
     np.testing.assert_array_equal(whole["token_ids"], cut["token_ids"])
+
+
+def test_a_batch_of_zero_prompts_or_a_negative_budget_answers_empty(exported):
+    """Hostile requests: 0 prompts give 0 rows (not "slice index -1"), and a negative
+    `max_new_tokens` gives no new tokens."""
+    module, _ = exported
+    empty = _call(module, "generate", {**REQUESTS["generate"], "prompt": np.array([], object)})
+    assert empty["text"].shape == (0,) and empty["num_new_tokens"].shape == (0,)
+    negative = _call(module, "generate", {**REQUESTS["generate"], "max_new_tokens": -5})
+    assert negative["num_new_tokens"].tolist() == [0, 0, 0]
+    assert negative["text"].tolist() == [b"", b"", b""]
