@@ -38,11 +38,15 @@ def tfidf_logistic_regression(
     analyzer: str = "auto",
     max_tokens: int = 50_000,
     epochs: int = 5,
+    min_steps: int = 500,
     l2: float = 1e-5,
     seed: int = 0,
 ) -> dict[str, float]:
     """Fits on train, returns test accuracy / macro F1. `analyzer`: "word" (1-2 grams),
-    "char" (1-3 grams) or "auto" (`tfidf_analyzer` of the training texts)."""
+    "char" (1-3 grams) or "auto" (`tfidf_analyzer` of the training texts). Trains
+    `epochs` passes, or more for small sets: at least `min_steps` batches of 256 (5
+    epochs of 300 texts are 10 Adam steps, far from the optimum: 0.209 accuracy on a
+    5-topic BBC split)."""
     if analyzer == "auto":
         analyzer = tfidf_analyzer(train_texts)
     split, ngrams, _ = ANALYZERS[analyzer]
@@ -66,6 +70,7 @@ def tfidf_logistic_regression(
     train = tf.data.Dataset.from_tensor_slices((train_texts, train_ids)).shuffle(
         len(train_texts), seed=seed
     )
+    epochs = max(epochs, -(-min_steps // -(-len(train_texts) // 256)))
     model.fit(train.batch(256).map(lambda x, y: (vectorize(x), y)), epochs=epochs, verbose=0)
     logits = model.predict(features(test_texts), verbose=0)
     return classification_metrics(test_ids, logits)
