@@ -67,7 +67,9 @@ def make_clm_dataset(
         stream = tf.data.Dataset.range(2**62 if repeat else 1).flat_map(shifted_pass)
     windows = pack_windows(stream, sequence_length + 1)
     if training:
-        windows = windows.shuffle(shuffle_buffer, seed=seed)
+        # one iteration of an endless stream: no reshuffle, whose seeds come from a
+        # generator that an extra iterator (Keras peeks at the data) advances
+        windows = windows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
 
     def split_window(window):
         window = tf.ensure_shape(window, [batch_size, sequence_length + 1])

@@ -79,16 +79,17 @@ def make_mlm_dataset(
         stream = token_stream(paragraphs, tokenizer, tokenizer.sep_id)
         windows = pack_windows(stream, sequence_length - 2)
         if training:
-            windows = windows.shuffle(shuffle_buffer, seed=seed)
+            windows = windows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
         batches = windows.batch(batch_size, drop_remainder=True).map(
             lambda window: finish(tf.RaggedTensor.from_tensor(window), None, None)
         )
     else:
         # Validation is shuffled too (once, fixed): NSP swaps in a neighbouring row's
         # paragraph, and unshuffled neighbours share a document, so labels would be ~all 0.
-        paragraphs = paragraphs.shuffle(
-            shuffle_buffer, seed=seed, reshuffle_each_iteration=training
-        )
+        # No reshuffle (training streams are one endless iteration): its seeds come from
+        # a generator that Keras' peek at the data advances, so a resumed run's skip()
+        # landed on other batches than the unbroken run after ~100 steps (kill storm).
+        paragraphs = paragraphs.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
 
         def to_pairs(batch):
             first, second, label = make_segment_pairs(batch, pair_objective)

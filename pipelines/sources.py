@@ -174,7 +174,11 @@ def read_paragraphs(
     threshold = int(round(validation_fraction * _HASH_BUCKETS))
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files_seed is not None:
-        dataset = dataset.shuffle(len(files), seed=shuffle_files_seed)
+        # one order for every pass (see make_mlm_dataset); up to 16 files are read
+        # round-robin anyway
+        dataset = dataset.shuffle(
+            len(files), seed=shuffle_files_seed, reshuffle_each_iteration=False
+        )
     dataset = dataset.interleave(
         _file_paragraphs,
         cycle_length=min(len(files), 16),

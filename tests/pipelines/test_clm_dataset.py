@@ -66,3 +66,12 @@ def test_documents_start_with_end_token_and_join_paragraphs(tiny_corpus):
     decoded = _decode(tokenizer, ids).split("¶")
     for document in decoded[1:-1]:
         assert document.startswith("Document ") and "\n" in document and "\n\n" not in document
+
+
+def test_every_iterator_of_a_training_dataset_sees_the_same_batches(play):
+    """As for MLM: a second iterator (Keras peeks first) must not reshuffle, or a resumed
+    run's `skip()` lands on other windows than the unbroken run's."""
+    path, tokenizer = play
+    train = make_clm_dataset([path], tokenizer, 4, 15, holdout="tail", shuffle_buffer=20, seed=3)
+    first, second = ([x["token_ids"] for x, _ in train.take(300).as_numpy_iterator()] for _ in "ab")
+    np.testing.assert_array_equal(np.stack(first), np.stack(second))
