@@ -10,6 +10,7 @@ Validation holds out whole documents, chosen by a hash of the document key.
 import glob
 import gzip
 import os
+import zlib
 
 import tensorflow as tf
 from absl import logging
@@ -79,6 +80,18 @@ def empty_reason(files: list[str], validation_fraction: float) -> str:
     return "every line is blank or whitespace"
 
 
+def read_bytes(path: str, max_bytes: int = -1) -> bytes:
+    """The bytes of `path` (gunzipped for `.gz`), up to `max_bytes`; a corrupt or
+    truncated gzip file is a ValueError naming it (zlib's `error` and `EOFError` were
+    tracebacks: pipeline fuzzing)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            return f.read(max_bytes)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{path}: a corrupt or truncated gzip file ({e})") from e
+
+
 def warn_invalid_utf8(
     files: list[str], max_bytes: int = 1_000_000, max_share: float = 0.01
 ) -> dict[str, float]:
@@ -88,9 +101,7 @@ def warn_invalid_utf8(
     Returns {file: share of invalid lines} of those files."""
     suspects = {}
     for path in files:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            head = f.read(max_bytes)
+        head = read_bytes(path, max_bytes)
         if len(head) == max_bytes:
             head = head[: head.rfind(b"\n") + 1]  # the last line may end mid-character
         if _is_utf8(head):  # the common case, without a look at each line

@@ -1,6 +1,5 @@
 """Get a run's vocabulary/tokenizer model: given, already in the run dir, or trained now."""
 
-import gzip
 import os
 import shutil
 
@@ -11,7 +10,7 @@ from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_ch
 from bertgpt_tf.tokenizers.load_tokenizer import VOCABULARY_FILES
 from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece, write_sentencepiece_model
 from bertgpt_tf.tokenizers.wordpiece_vocab import train_wordpiece_vocabulary, write_vocabulary
-from pipelines.sources import empty_reason, name_files, read_paragraphs
+from pipelines.sources import empty_reason, name_files, read_bytes, read_paragraphs
 
 
 def ensure_vocabulary(
@@ -82,9 +81,7 @@ def _given_or_existing(target: str, given: str) -> bool:
 
 
 def _read_text(path: str) -> str:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        return f.read().decode("utf-8", "replace")
+    return read_bytes(path).decode("utf-8", "replace")
 
 
 def vocabulary_from_texts(

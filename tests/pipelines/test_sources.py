@@ -65,3 +65,21 @@ def test_bad_lines_do_not_crash(tmp_path):
         all(isinstance(t, bytes) for t in texts)
         and tf.strings.unicode_decode(texts, "UTF-8") is not None
     )
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated"])
+def test_a_broken_gzip_corpus_is_one_error_naming_it(tmp_path, damage):
+    """zlib's `error` / EOFError from a damaged .gz were tracebacks (pipeline fuzzing)."""
+    import gzip
+
+    from pipelines.sources import warn_invalid_utf8
+
+    text = "".join(f"paragraph {i} of {i * 7919 % 10007} words.\n" for i in range(2000))
+    whole = gzip.compress(text.encode())
+    broken = (
+        whole[:10] + b"\x07" * 40 + whole[50:] if damage == "corrupt" else whole[: len(whole) // 2]
+    )
+    path = tmp_path / f"{damage}.txt.gz"
+    path.write_bytes(broken)
+    with pytest.raises(ValueError, match=f"{path}: a corrupt or truncated gzip file"):
+        warn_invalid_utf8([str(path)])
