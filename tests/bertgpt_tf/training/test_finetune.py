@@ -16,7 +16,7 @@ from bertgpt_tf.export.ner_serving import NERServing
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
-from run_train import run_evaluate, run_finetune
+from pipelines.tasks import run_evaluate, run_finetune
 from tests.conftest import WORDS
 
 POSITIVE, NEGATIVE = (

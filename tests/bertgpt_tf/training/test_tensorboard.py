@@ -87,7 +87,7 @@ def test_mlm_pretraining_run_logs_its_scalars(tiny_corpus, tiny_vocabulary, tmp_
 
 
 def test_classify_run_logs_its_scalars(tmp_path):
-    from run_train import run_finetune
+    from pipelines.tasks import run_finetune
     from tests.bertgpt_tf.training.test_finetune import _config, _sentiment_file
 
     data = _sentiment_file(tmp_path / "sentiment.tsv", 160)  # 128 train: 8 steps of 16
@@ -101,7 +101,7 @@ def test_classify_run_logs_its_scalars(tmp_path):
 
 
 def test_translate_run_logs_its_scalars(tmp_path):
-    from run_train import run_translate
+    from pipelines.tasks import run_translate
 
     folder = str(tmp_path / "multi30k")
     write_parallel_corpus(folder)

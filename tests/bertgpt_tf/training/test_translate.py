@@ -12,7 +12,7 @@ import pytest
 
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.from_run import export_run
-from run_train import run_translate
+from pipelines.tasks import run_translate
 from tests.translation_corpus import write_parallel_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
