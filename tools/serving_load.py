@@ -63,6 +63,11 @@ def texts() -> list[bytes]:
     return lines + list(hostile_bytes().values())
 
 
+def percentile_ms(latencies: list[float], q: float) -> float:
+    """The `q` quantile of sorted `latencies` (seconds), in milliseconds; 0 when empty."""
+    return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0
+
+
 def load(name: str, call, seconds: float, threads: int) -> dict:
     """`call(rng)` -> rows, from `threads` threads for `seconds`; latencies and errors."""
     latencies, rows, errors, lock = [], [0], [], threading.Lock()
@@ -92,13 +97,8 @@ def load(name: str, call, seconds: float, threads: int) -> dict:
     elapsed = time.monotonic() - begun
     latencies.sort()
 
-    def pct(q: float) -> float:
-        return (
-            1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0
-        )
-
     return {"name": name, "requests": len(latencies), "errors": errors, "rows": rows[0],
-            "p50": pct(0.5), "p99": pct(0.99), "rps": len(latencies) / elapsed,
+            "p50": percentile_ms(latencies, 0.5), "p99": percentile_ms(latencies, 0.99), "rps": len(latencies) / elapsed,
             "rows_s": rows[0] / elapsed, "rss": samples, "latencies": latencies,
             "seconds": elapsed}  # fmt: skip
 
@@ -110,13 +110,8 @@ def windowed(name: str, call, seconds: float, threads: int, windows: int) -> dic
     latencies = sorted(x for p in parts for x in p["latencies"])
     elapsed = sum(p["seconds"] for p in parts)
 
-    def pct(q: float) -> float:
-        return (
-            1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0
-        )
-
     return {"name": name, "requests": len(latencies), "rows": sum(p["rows"] for p in parts),
-            "errors": [e for p in parts for e in p["errors"]], "p50": pct(0.5), "p99": pct(0.99),
+            "errors": [e for p in parts for e in p["errors"]], "p50": percentile_ms(latencies, 0.5), "p99": percentile_ms(latencies, 0.99),
             "rps": len(latencies) / elapsed, "rows_s": sum(p["rows"] for p in parts) / elapsed,
             "rss": [x for p in parts for x in p["rss"]],
             "rss_marks": [parts[0]["rss"][0]] + [p["rss"][-1] for p in parts]}  # fmt: skip

@@ -70,7 +70,8 @@ def tfidf_logistic_regression(
     train = tf.data.Dataset.from_tensor_slices((train_texts, train_ids)).shuffle(
         len(train_texts), seed=seed
     )
-    epochs = max(epochs, -(-min_steps // -(-len(train_texts) // 256)))
+    steps_per_epoch = -(-len(train_texts) // 256)
+    epochs = max(epochs, -(-min_steps // steps_per_epoch))
     model.fit(train.batch(256).map(lambda x, y: (vectorize(x), y)), epochs=epochs, verbose=0)
     logits = model.predict(features(test_texts), verbose=0)
     return classification_metrics(test_ids, logits)
