@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from bertgpt_tf.export.check import SERVING_RELEASES, _outputs_differ, _to_json, check
+from tools.serving_env import serving_env
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -76,20 +77,21 @@ def tiny_tokenizer(tiny_vocabulary):
     return WordPieceTokenizer(tiny_vocabulary)
 
 
-# The TF 2.20 environment is created on first use (~3 min, from PyPI) and cached.
+# The TF 2.20 environment is created on first use (~3 min, from PyPI; tools/serving_env.py)
+# and cached.
 RELEASES = tuple(os.environ.get("BERTGPT_TEST_RELEASES", ",".join(SERVING_RELEASES)).split(","))
 
 
 @pytest.fixture(scope="session")
 def assert_servable():
-    """Runs `bertgpt_tf.export.check` on `saved_model_dir` (fresh tensorflow +
+    """Runs `bertgpt_tf.export.check.check` on `saved_model_dir` (fresh tensorflow +
     tensorflow_text process, op audit, REST bodies, the TF Serving releases) with its
     warmup requests plus `extra_requests`, asserts it passes, and that every answer
     equals the in-memory `module`'s (numbers within 1e-5, strings exactly). Returns how
     many outputs were compared."""
 
     def run(module, saved_model_dir: str, extra_requests=(), releases=RELEASES) -> int:
-        result = check(saved_model_dir, releases, extra_requests=tuple(extra_requests))
+        result = check(saved_model_dir, releases, serving_env, extra_requests=tuple(extra_requests))
         assert result.ok, result.problems
         compared = 0
         for call in result.report["this_environment"]["calls"]:

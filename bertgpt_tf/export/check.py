@@ -1,6 +1,9 @@
 """Servability check of an exported SavedModel, without the TF Serving binary.
 
-    python -m bertgpt_tf.export.check saved_models/<name>/<version> [--releases=2.20,2.12-2.19]
+    python -m tools.check_export saved_models/<name>/<version> [--releases=2.20,2.12-2.19]
+
+(a repository tool, like `tools/serving_env.py`, which builds the release environments of
+(c) with venv + pip: tooling, not library). Here: `check` and its report.
 
 (a) a fresh process importing only tensorflow + tensorflow_text loads the model and calls
     every signature with the warmup requests (`assets.extra/tf_serving_warmup_requests`);
@@ -10,24 +13,25 @@
     #2267), 2.20 links TF 2.20 + TF-Text 2.20;
 (c) the same worker runs under TF 2.20 + TF-Text 2.20 in an environment created once and
     cached (`$BERTGPT_SERVING_ENVS`, else ~/.cache/bertgpt_tf/serving-envs), and its
-    outputs must match this environment's;
+    outputs must match this environment's; `check(environment=...)` says how to get it:
+    by default an existing one is used (`find_serving_env`), `tools.serving_env.serving_env`
+    creates it when missing;
 (d) requests go in as the REST bodies TF Serving accepts, columnar (`inputs`) and row
     (`instances`, when every input is batched), and responses are encoded as TF Serving's
     JSON would be (no bfloat16/float16, strings valid UTF-8 unless named *_bytes).
-Exits 1 and lists the problems when any check fails.
+`CheckResult.problems` lists what failed (the command line then exits 1).
 """
 
 import base64
 import dataclasses
-import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 
 import numpy as np
-from absl import app, flags, logging
 
 from bertgpt_tf.export.warmup import read_warmup_requests
 
@@ -95,61 +99,33 @@ def run_worker(python: str, *args: str) -> dict:
             return json.load(f)
 
 
+def release_env_name(release: str) -> str:
+    """The cached environment's name for a TF Serving release of `SERVING_RELEASES`."""
+    return f"tf{release}"
+
+
 def serving_envs_dir() -> str:
     default = os.path.join(os.path.expanduser("~"), ".cache", "bertgpt_tf", "serving-envs")
     return os.environ.get("BERTGPT_SERVING_ENVS", default)
 
 
-def serving_env(name: str, packages: tuple[str, ...], create: bool = True) -> str:
-    """Python of a cached venv with `packages`, created on first use (a few minutes:
-    TensorFlow is a large download). Created under a temporary name, then renamed."""
+def find_serving_env(name: str, packages: tuple[str, ...] = ()) -> str:
+    """Python of the cached environment `name` (`packages`: what it was built with; built by
+    `python -m tools.serving_env`, or by the check run with `tools.serving_env.serving_env`)."""
+    del packages
     root = os.path.join(serving_envs_dir(), name)
     python = os.path.join(root, "bin", "python")
-    if os.path.exists(python):
-        return python
-    if not create:
-        raise FileNotFoundError(f"no serving environment {root} (run the check once online)")
-    os.makedirs(serving_envs_dir(), exist_ok=True)
-    # one creator at a time (parallel test workers): the others wait, then reuse it
-    with open(os.path.join(serving_envs_dir(), f".{name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.exists(python):
-            _create_env(root, packages)
+    if not os.path.exists(python):
+        raise FileNotFoundError(
+            f"no serving environment {root} (python -m tools.serving_env builds it)"
+        )
     return python
-
-
-def _create_env(root: str, packages: tuple[str, ...]) -> None:
-    name = os.path.basename(root)
-    staging = tempfile.mkdtemp(prefix=f".{name}-", dir=serving_envs_dir())
-    logging.info("creating environment %s with %s (one time)", root, " ".join(packages))
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base_python, "-m", "venv", "--clear", staging], check=True)
-    pip = [os.path.join(staging, "bin", "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, *packages], check=True)
-    os.rename(staging, root)  # only bin/python is used: it runs wherever the venv lies
 
 
 def text_ops_of(version: str) -> set[str]:
     path = os.path.join(TEXT_OPS_DIR, f"{version}.json")
     with open(path) as f:
         return set(json.load(f)["ops"])
-
-
-def write_text_ops(version: str) -> str:
-    """Lists the ops TF-Text `version` registers (in its own environment) into
-    `tf_text_ops/<version>.json`, the file the check compares exports against."""
-    minor = ".".join(version.split(".")[:2])
-    python = serving_env(
-        f"text-{version}", (f"tensorflow=={minor}.*", f"tensorflow-text=={version}", "numpy<2")
-    )
-    report = run_worker(python, "text-ops")
-    os.makedirs(TEXT_OPS_DIR, exist_ok=True)
-    path = os.path.join(TEXT_OPS_DIR, f"{version}.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
-    return path
 
 
 def _outputs_differ(a: dict, b: dict, tolerance: float) -> str:
@@ -201,11 +177,12 @@ def _call_problems(calls: list[dict], where: str) -> list[str]:
 def check(
     saved_model_dir: str,
     releases: tuple[str, ...] = DEFAULT_RELEASES,
-    create_envs: bool = True,
+    environment: Callable[[str, tuple[str, ...]], str] = find_serving_env,
     extra_requests: tuple = (),
 ) -> CheckResult:
     """Runs (a)-(d) on `saved_model_dir` with its warmup requests and `extra_requests`
-    ((signature name, {input: array}) pairs); `releases` picks the TF Serving releases."""
+    ((signature name, {input: array}) pairs); `releases` picks the TF Serving releases;
+    `environment(name, packages)` gives the Python of a release's environment."""
     if not os.path.exists(os.path.join(saved_model_dir, "saved_model.pb")):
         return CheckResult([f"not a SavedModel directory: {saved_model_dir}"], {})
     try:
@@ -247,7 +224,7 @@ def check(
                         f"TF Serving {name} (TF-Text {release.text_ops_version}) lacks {lacking}"
                     )
             if release.packages:
-                there = run(serving_env(f"tf{name}", release.packages, create_envs))
+                there = run(environment(release_env_name(name), release.packages))
                 where = f"TF {there['tensorflow_version']}"
                 problems += _call_problems(there["calls"], where)
                 if there["unregistered_ops"]:
@@ -308,39 +285,3 @@ def format_report(saved_model_dir: str, result: CheckResult) -> str:
         lines.append(f"  TF Serving {name}: {'; '.join(parts)}")
     lines.append("PASSED" if result.ok else "FAILED:\n  " + "\n  ".join(result.problems))
     return "\n".join(lines)
-
-
-FLAGS = flags.FLAGS
-flags.DEFINE_list(
-    "releases", list(DEFAULT_RELEASES), f"TF Serving releases: {list(SERVING_RELEASES)}"
-)
-flags.DEFINE_boolean("create_envs", True, "Create missing release environments (needs PyPI).")
-flags.DEFINE_string("write_text_ops", None, "Regenerate tf_text_ops/<VERSION>.json and exit.")
-flags.DEFINE_string("report", None, "Also write the full report as JSON here.")
-flags.DEFINE_boolean("show_requests", False, "Print a REST body and response per signature.")
-
-
-def main(argv):
-    if FLAGS.write_text_ops:
-        print(write_text_ops(FLAGS.write_text_ops))
-        return 0
-    if len(argv) < 2:
-        raise app.UsageError("usage: python -m bertgpt_tf.export.check SAVED_MODEL_DIR [...]")
-    unknown = sorted(set(FLAGS.releases) - set(SERVING_RELEASES))
-    if unknown:
-        raise app.UsageError(f"unknown releases {unknown}; known: {list(SERVING_RELEASES)}")
-    failed = 0
-    for saved_model_dir in argv[1:]:
-        result = check(saved_model_dir, tuple(FLAGS.releases), FLAGS.create_envs)
-        print(format_report(saved_model_dir, result), flush=True)
-        if FLAGS.show_requests and result.report:
-            print(example_exchanges(result, 2))
-        if FLAGS.report:
-            with open(FLAGS.report, "w") as f:
-                json.dump({"problems": result.problems, **result.report}, f, indent=1)
-        failed += not result.ok
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    app.run(main)

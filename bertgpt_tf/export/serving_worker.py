@@ -1,7 +1,7 @@
 """The serving side of `bertgpt_tf.export.check`, run as a script in a fresh process
 that imports only tensorflow and tensorflow_text — as TF Serving has only the TF and
 TF-Text kernels it links. It is a standalone file (no bertgpt_tf import) so that it also
-runs under other TensorFlow releases, e.g. the TF 2.20 environment the check creates.
+runs under other TensorFlow releases, e.g. the TF 2.20 environment tools/serving_env.py builds.
 
     python serving_worker.py call <saved_model_dir> <bodies.json> <report.json>
     python serving_worker.py text-ops <report.json>

@@ -1,6 +1,6 @@
 """Greedy generation throughput: our KV-cached `generate` vs keras-hub's GPT2CausalLM.
 
-    python -m bertgpt_tf.benchmarks.generation_speed [--preset=mini] [--new_tokens=64]
+    python -m benchmarks.generation_speed [--preset=mini] [--new_tokens=64]
 
 Same model size and the same weights in both (our GPTDecoder with learned positions and
 GELU is numerically GPT-2; a test pins that), same prompts, greedy. Prints a table of new

@@ -6,20 +6,20 @@ masked. Predicting a masked word from its neighbours is trivial; the best
 context-free guess is right 1 time in `--words`. The same 2-layer `BertPretrainer` is
 trained on it with the vocabulary size and head tying varied:
 
-    python -m bertgpt_tf.benchmarks.mlm_plateau [--steps=500]
+    python -m benchmarks.mlm_plateau [--steps=500]
 
 and the table gives the masked-token accuracy over training. With `--runs=a,b` it
 instead measures how much of the token embeddings of pretraining runs is one shared
 direction (a tied head on the plateau pushes every row the same way):
 
-    python -m bertgpt_tf.benchmarks.mlm_plateau --runs=runs/mlm-mini-accept,runs/mlm-mini-untied
+    python -m benchmarks.mlm_plateau --runs=runs/mlm-mini-accept,runs/mlm-mini-untied
 
 With `--corpus_steps=N` it trains on the real default corpus instead (the MLM
 pipeline; BERT mini, RoBERTa packing, pre-LN, untied head, no dropout, batch 32 x 128,
 lr 1e-3) with and without the embedding convolution (`conv_width` 0 vs 3), and prints
 held-out MLM accuracy every 50 steps:
 
-    python -m bertgpt_tf.benchmarks.mlm_plateau --corpus_steps=400 \
+    python -m benchmarks.mlm_plateau --corpus_steps=400 \
         --vocabulary=runs/mlm-mini-accept/vocab.txt
 
 (README: "The MLM plateau".)

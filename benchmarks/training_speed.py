@@ -1,6 +1,6 @@
 """BERT MLM training throughput: ours vs keras-hub's `BertMaskedLM`, side by side.
 
-    python -m bertgpt_tf.benchmarks.training_speed [--precisions=fp32,bf16] [--repeats=3] \
+    python -m benchmarks.training_speed [--precisions=fp32,bf16] [--repeats=3] \
         [--vocabulary=runs/<an mlm run>/vocab.txt]
 
 The config of ../shared/PEERS.md: vocabulary 30,522, 4 layers, hidden 256, 4 heads, FFN
@@ -149,7 +149,7 @@ def run_cell(cell: str) -> dict:
 
 
 def _run_in_process(cell: str) -> dict:
-    args = [sys.executable, "-m", "bertgpt_tf.benchmarks.training_speed", f"--cell={cell}"]
+    args = [sys.executable, "-m", "benchmarks.training_speed", f"--cell={cell}"]
     args += [
         f"--{k}={getattr(FLAGS, k)}" for k in ("steps", "warmup_steps", "vocabulary", "data_dir")
     ]

@@ -1,6 +1,6 @@
 """In-process serving latency of exported SavedModels: `serving_default` on raw text.
 
-    python -m bertgpt_tf.benchmarks.serving_latency --texts=../shared/data/sst2/dev.tsv \
+    python -m benchmarks.serving_latency --texts=../shared/data/sst2/dev.tsv \
         [--models=saved_models/classify-mini,saved_models/mlm-mini] [--calls=1000]
 
 For each model (its newest version): load with `tf.saved_model.load`, call the raw-text

@@ -1,6 +1,6 @@
 """Parameter counts of the variants at one preset (same hidden size), side by side:
 
-    python -m bertgpt_tf.benchmarks.variant_sizes [--preset=mini] [--vocabulary_size=30522]
+    python -m benchmarks.variant_sizes [--preset=mini] [--vocabulary_size=30522]
 
 Counts the encoder (what fine-tuning loads) and the whole pretraining model (heads,
 ELECTRA's generator, DistilBERT's frozen teacher) of BERT, RoBERTa, ALBERT, ELECTRA and
