@@ -35,6 +35,8 @@ class ModelConfig:
     embedding_dim: int = 0  # BERT family: factorized embedding width (ALBERT); 0 = hidden_dim
     share_layers: bool = False  # BERT family: one block applied num_layers times (ALBERT)
     conv_width: int = 0  # BERT family: convolution over the token embeddings; 0 = off
+    # Of every layer norm; 0 = the family's own (BERT 1e-12, GPT 1e-5). Imported RoBERTa: 1e-5.
+    layer_norm_epsilon: float = 0.0
     generator_fraction: float = 0.25  # ELECTRA: generator width / discriminator width
     discriminator_weight: float = 50.0  # ELECTRA: replaced-token loss weight vs MLM loss
     student_layers: int = 0  # distill: the student's depth; 0 = half the teacher's
@@ -51,7 +53,9 @@ class DataConfig:
 
     data_dir: str = ""  # "" -> $BERTGPT_DATA_DIR, else ../shared/data
     train_data: str = ""  # a file, folder or glob; "" -> the task's default corpus
-    tokenizer: str = ""  # wordpiece | bpe | sentencepiece | char; "" -> the task's default
+    # wordpiece | bpe | sentencepiece | char | byte_bpe (GPT-2's / RoBERTa's, imported
+    # checkpoints only); "" -> the task's default
+    tokenizer: str = ""
     vocabulary: str = ""  # vocab/model file; "" -> trained into the run dir if missing
     vocabulary_size_target: int = 30522  # size asked of the WordPiece trainer
     vocabulary_max_bytes: int = 40_000_000  # text sampled to train the vocabulary
@@ -224,10 +228,12 @@ class Config:
             raise ValueError("sequence_length exceeds max_sequence_length")
         if not 0 < d.mask_rate < 1:
             raise ValueError(f"mask_rate must be in (0, 1), got {d.mask_rate}")
-        if d.tokenizer not in ("", "wordpiece", "bpe", "sentencepiece", "char"):
+        if d.tokenizer not in ("", "wordpiece", "bpe", "sentencepiece", "char", "byte_bpe"):
             raise ValueError(
-                f"tokenizer must be wordpiece|bpe|sentencepiece|char, got {d.tokenizer!r}"
+                f"tokenizer must be wordpiece|bpe|sentencepiece|char|byte_bpe, got {d.tokenizer!r}"
             )
+        if m.layer_norm_epsilon < 0:
+            raise ValueError(f"layer_norm_epsilon must be >= 0, got {m.layer_norm_epsilon}")
         if d.normalization not in ("fast_bert", "bert"):
             raise ValueError(f"normalization must be fast_bert|bert, got {d.normalization!r}")
         if not 0 <= d.max_unknown_share <= 1:
@@ -258,9 +264,13 @@ class Config:
         return self.data.tokenizer or DEFAULT_TOKENIZER.get(self.train.task, "wordpiece")
 
     def model_kwargs(self, model_class) -> dict:
-        """The model fields `model_class`'s constructor takes (families share names)."""
+        """The model fields `model_class`'s constructor takes (families share names;
+        `layer_norm_epsilon` 0 leaves the constructor's own default)."""
         accepted = inspect.signature(model_class.__init__).parameters
-        return {k: v for k, v in dataclasses.asdict(self.model).items() if k in accepted}
+        fields = dataclasses.asdict(self.model)
+        if not fields["layer_norm_epsilon"]:
+            del fields["layer_norm_epsilon"]
+        return {k: v for k, v in fields.items() if k in accepted}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

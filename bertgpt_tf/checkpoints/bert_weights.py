@@ -2,7 +2,7 @@
 
 Every format is first read into one form: a dict from Hugging Face BERT names
 (`encoder.layer.0.attention.self.query.weight`, PyTorch orientation, no model prefix)
-to numpy arrays. DistilBERT, ELECTRA and Google's TensorFlow checkpoints are renamed
+to numpy arrays. DistilBERT, ELECTRA, RoBERTa and Google's TensorFlow checkpoints are renamed
 into it (`hf_names_from_*`), so one table (`weight_paths`) maps them all onto the Keras
 weight paths of `BertPretrainer` (`transformer_layer_0/self_attention_layer/query/kernel`,
 the same paths as `keras_hub.models.BertBackbone`).
@@ -40,7 +40,7 @@ _TOP = {
 # Tensors a model does not need (tied copies, position id buffers, other heads).
 _IGNORED = re.compile(
     r"(position_ids|cls\.predictions\.decoder\.weight|discriminator_predictions\..*|"
-    r"generator_lm_head\.weight|vocab_projector\.weight)$"
+    r"generator_lm_head\.weight|vocab_projector\.weight|lm_head\.decoder\.(weight|bias))$"
 )
 
 
@@ -72,17 +72,19 @@ def weight_paths(hf_name: str) -> str | None:
 
 def hf_names(tensors: dict[str, np.ndarray], model_type: str) -> dict[str, np.ndarray]:
     """An HF checkpoint's tensors under HF BERT names: the model prefix (`bert.`,
-    `electra.`, `distilbert.`) dropped, LayerNorm `gamma`/`beta` read as `weight`/`bias`,
-    DistilBERT's and ELECTRA's layer names renamed to BERT's."""
+    `electra.`, `distilbert.`, `roberta.`) dropped, LayerNorm `gamma`/`beta` read as
+    `weight`/`bias`, DistilBERT's, ELECTRA's and RoBERTa's layer names renamed to BERT's."""
     out = {}
     for name, value in tensors.items():
-        name = re.sub(r"^(bert|electra|distilbert)\.", "", name)
+        name = re.sub(r"^(bert|electra|distilbert|roberta)\.", "", name)
         name = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", name)
         name = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name)
         if model_type == "distilbert":
-            name = _distilbert_to_bert(name)
+            name = _rename(name, _DISTILBERT)
         elif model_type == "electra":
-            name = _electra_to_bert(name)
+            name = _rename(name, _ELECTRA)
+        elif model_type == "roberta":
+            name = _rename(name, _ROBERTA)
         out[name] = value
     return out
 
@@ -108,14 +110,15 @@ _ELECTRA = [
 ]
 
 
-def _distilbert_to_bert(name: str) -> str:
-    for pattern, replacement in _DISTILBERT:
-        name = re.sub(pattern, replacement, name)
-    return name
+_ROBERTA = [
+    (r"^lm_head\.dense\.", "cls.predictions.transform.dense."),
+    (r"^lm_head\.layer_norm\.", "cls.predictions.transform.LayerNorm."),
+    (r"^lm_head\.bias$", "cls.predictions.bias"),
+]
 
 
-def _electra_to_bert(name: str) -> str:
-    for pattern, replacement in _ELECTRA:
+def _rename(name: str, rules: list[tuple[str, str]]) -> str:
+    for pattern, replacement in rules:
         name = re.sub(pattern, replacement, name)
     return name
 

@@ -4,8 +4,13 @@
 
 Formats, detected from the files in `<dir>` (`detect_format`):
 - `hf`: a Hugging Face directory, `config.json` + `model.safetensors`; model_type
-  `bert` (incl. MiniLM), `distilbert`, `electra`. Tokenizer from `vocab.txt` or
-  `tokenizer.json` (WordPiece), casing from `tokenizer_config.json`.
+  `bert` (incl. MiniLM), `distilbert`, `electra`: tokenizer from `vocab.txt` or
+  `tokenizer.json` (WordPiece), casing from `tokenizer_config.json`; `roberta`:
+  byte-level BPE from `vocab.json` + `merges.txt` or `tokenizer.json`, run in-graph by
+  `RobertaTokenizer` (its position table starts at row 2, fairseq's padding offset,
+  so rows 2.. become positions 0..; its one segment row is copied to a second, so
+  `[CLS] a [SEP] b [SEP]` pairs read as RoBERTa reads them); `gpt2`: into
+  `GPTDecoder` (a `clm` run), with the same byte-level BPE (`GPT2Tokenizer`).
 - `keras_hub`: a keras-hub preset directory as `save_to_preset` writes it
   (`BertBackbone`), vocabulary from `assets/tokenizer/vocabulary.txt`.
 - `google`: a google-research/bert TensorFlow checkpoint (`bert_config.json`,
@@ -14,10 +19,11 @@ Formats, detected from the files in `<dir>` (`detect_format`):
   a difference of about 1e-3 in activations.)
 - `run`: a run directory of this project (nothing to import).
 
-The run directory written holds `config.json` (task `mlm`, the checkpoint's sizes),
-`model.keras` (a `BertPretrainer`: the encoder, plus the checkpoint's MLM head where it
-has one, else a fresh head tied to the embeddings), `vocab.txt` and `import.json` (what
-was imported, and whether the MLM head is the checkpoint's). Every task that takes a
+The run directory written holds `config.json` (task `mlm`, the checkpoint's sizes; `clm`
+for GPT-2), `model.keras` (a `BertPretrainer`: the encoder, plus the checkpoint's MLM
+head where it has one, else a fresh head tied to the embeddings; a `GPTCausalLM` for
+GPT-2), the vocabulary (`vocab.txt`, or `vocab.json` + `merges.txt`) and `import.json`
+(what was imported, and whether the MLM head is the checkpoint's). Every task that takes a
 run (`--init_from`, `--task=export`, `fill_mask`, `mlm` to continue pretraining)
 accepts it.
 """
@@ -38,6 +44,7 @@ from bertgpt_tf.checkpoints.bert_weights import (
     hf_names_from_google,
     keras_paths,
 )
+from bertgpt_tf.checkpoints.gpt2_weights import gpt2_paths, gpt2_sizes
 
 FORMATS = {
     "run": "config.json + model.keras (a run of this project)",
@@ -45,13 +52,10 @@ FORMATS = {
     "keras_hub": "config.json naming a keras_hub Backbone + model.weights.h5 (keras-hub preset)",
     "google": "bert_config.json + bert_model.ckpt.index (google-research/bert)",
 }
-HF_MODEL_TYPES = ("bert", "distilbert", "electra")
+HF_MODEL_TYPES = ("bert", "distilbert", "electra", "roberta", "gpt2")
 # What each unsupported model type would need, for the error message.
 _UNSUPPORTED = {
-    "roberta": "its byte-level BPE tokenizer has no in-graph TF-Text implementation here yet",
     "xlm-roberta": "its SentencePiece tokenizer with fairseq id offsets is not mapped yet",
-    "gpt2": "its byte-level BPE tokenizer has no in-graph TF-Text implementation here yet, "
-    "so no text-in export could be written",
     "albert": "ALBERT's grouped shared layers and gelu_new activation are not mapped yet",
 }
 MANIFEST = "import.json"
@@ -89,8 +93,9 @@ def detect_format(path: str) -> str:
 @dataclass
 class Checkpoint:
     """A checkpoint read into memory: model fields of `bertgpt_tf.config` (`sizes`),
-    tensors by our weight path (Keras orientation), the WordPiece vocabulary and
-    casing; `unused`: checkpoint tensors that map to no weight of ours."""
+    tensors by our weight path (Keras orientation), the vocabulary (by id) and casing;
+    `tokenizer`: the `--tokenizer` kind that reads it, with `merges` for byte-level BPE;
+    `unused`: checkpoint tensors that map to no weight of ours."""
 
     format: str
     model_type: str
@@ -100,6 +105,8 @@ class Checkpoint:
     lower_case: bool
     dropout: float = 0.1
     unused: list[str] = field(default_factory=list)
+    tokenizer: str = "wordpiece"
+    merges: list[str] = field(default_factory=list)
 
     @property
     def has_mlm_head(self) -> bool:
@@ -132,11 +139,29 @@ def _read_hf(path: str) -> Checkpoint:
     tensors = {}
     for file in sorted(glob.glob(os.path.join(path, "*.safetensors"))):
         tensors.update(load_file(file))
+    if model_type == "gpt2":
+        tensors, unused = gpt2_paths(tensors)
+        vocabulary, merges = _hf_byte_bpe(path)
+        dropout = config.get("resid_pdrop", 0.1)
+        sizes = gpt2_sizes(config, path)
+        return Checkpoint(
+            "hf", model_type, sizes, tensors, vocabulary, False, dropout, unused, "byte_bpe", merges
+        )
     tensors, unused = keras_paths(hf_names(tensors, model_type))
     sizes, dropout = _hf_sizes(config, model_type, path)
     if "segment_embedding/embeddings" not in tensors:  # DistilBERT has none
         tensors["segment_embedding/embeddings"] = np.zeros(
             (sizes["num_segments"], sizes["embedding_dim"] or sizes["hidden_dim"]), np.float32
+        )
+    if model_type == "roberta":
+        offset = config.get("pad_token_id", 1) + 1  # fairseq: positions start after padding
+        positions = tensors["position_embedding/embeddings"]
+        tensors["position_embedding/embeddings"] = positions[offset:]
+        segments = tensors["segment_embedding/embeddings"]
+        tensors["segment_embedding/embeddings"] = np.concatenate([segments, segments[:1]])[:2]
+        vocabulary, merges = _hf_byte_bpe(path)
+        return Checkpoint(
+            "hf", model_type, sizes, tensors, vocabulary, False, dropout, unused, "byte_bpe", merges
         )
     vocabulary, lower_case = _hf_tokenizer(path)
     return Checkpoint("hf", model_type, sizes, tensors, vocabulary, lower_case, dropout, unused)
@@ -160,21 +185,25 @@ def _hf_sizes(config: dict, model_type: str, path: str) -> tuple[dict, float]:
         if config.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(f"{path}: position_embedding_type must be 'absolute'")
         embedding = config.get("embedding_size", config["hidden_size"])
+        positions = config["max_position_embeddings"]
+        if model_type == "roberta":  # rows before pad_token_id + 1 are never used
+            positions -= config.get("pad_token_id", 1) + 1
         sizes = dict(
             vocabulary_size=config["vocab_size"], num_layers=config["num_hidden_layers"],
             num_heads=config["num_attention_heads"], hidden_dim=config["hidden_size"],
             intermediate_dim=config["intermediate_size"],
-            max_sequence_length=min(512, config["max_position_embeddings"]),
-            num_segments=config.get("type_vocab_size", 2),
+            max_sequence_length=min(512, positions),
+            num_segments=max(2, config.get("type_vocab_size", 2)),
             embedding_dim=0 if embedding == config["hidden_size"] else embedding,
         )  # fmt: skip
         dropout = config.get("hidden_dropout_prob", 0.1)
     if activation != "gelu":
         raise ValueError(f"{path}: activation {activation!r} is not supported (only 'gelu')")
-    eps = config.get("layer_norm_eps", 1e-12)
-    if abs(eps - 1e-12) > 1e-15:
-        raise ValueError(f"{path}: layer_norm_eps {eps} (BertEncoder uses 1e-12)")
-    return {**sizes, "normalize_first": False, "conv_width": 0, "share_layers": False}, dropout
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    return {
+        **sizes, "normalize_first": False, "conv_width": 0, "share_layers": False,
+        "layer_norm_epsilon": eps,
+    }, dropout  # fmt: skip
 
 
 def _hf_tokenizer(path: str) -> tuple[list[str], bool]:
@@ -201,6 +230,35 @@ def _hf_tokenizer(path: str) -> tuple[list[str], bool]:
     if [i for _, i in by_id] != list(range(len(by_id))):
         raise ValueError(f"{path}: tokenizer.json's vocabulary ids are not 0..n-1")
     return [token for token, _ in by_id], lower_case
+
+
+def _hf_byte_bpe(path: str) -> tuple[list[str], list[str]]:
+    """Byte-level BPE vocabulary (by id) and merges ("a b" lines): `vocab.json` +
+    `merges.txt`, else `tokenizer.json`'s BPE model."""
+    vocab_file, merges_file = os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt")
+    if os.path.exists(vocab_file) and os.path.exists(merges_file):
+        vocab = _read_json(vocab_file)
+        merges = [m for m in _read_lines(merges_file) if m and not m.startswith("#version")]
+    else:
+        tokenizer_json = _read_json(os.path.join(path, "tokenizer.json"), {})
+        model = tokenizer_json.get("model") or {}
+        if model.get("type") != "BPE":
+            raise ValueError(
+                f"{path}: no vocab.json + merges.txt and no BPE model in tokenizer.json "
+                f"(found {model.get('type')!r})"
+            )
+        pre = tokenizer_json.get("pre_tokenizer") or {}
+        if pre.get("type") != "ByteLevel" or pre.get("add_prefix_space"):
+            raise ValueError(
+                f"{path}: tokenizer.json's pre-tokenizer must be ByteLevel without "
+                f"add_prefix_space (GPT-2's, RoBERTa's), found {pre}"
+            )
+        vocab = model["vocab"]
+        merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    by_id = sorted(vocab.items(), key=lambda item: item[1])
+    if [i for _, i in by_id] != list(range(len(by_id))):
+        raise ValueError(f"{path}: the BPE vocabulary's ids are not 0..n-1")
+    return [token for token, _ in by_id], merges
 
 
 # === Google BERT (TF1 checkpoint) ===
@@ -255,10 +313,16 @@ def _read_keras_hub(path: str) -> Checkpoint:
 
 # === Writing the run directory ===
 def build_pretrainer(checkpoint: Checkpoint, pair_objective: str | None = None):
-    """A `BertPretrainer` holding the checkpoint's weights, and the assignment report."""
+    """A `BertPretrainer` (a `GPTCausalLM` for GPT-2) holding the checkpoint's weights,
+    and the assignment report."""
     from bertgpt_tf.models.bert_encoder import BertEncoder
+    from bertgpt_tf.models.gpt_decoder import GPTDecoder
     from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
+    from bertgpt_tf.tasks.gpt_causal_lm import GPTCausalLM
 
+    if checkpoint.model_type == "gpt2":
+        model = GPTCausalLM(GPTDecoder(**checkpoint.sizes, dropout=checkpoint.dropout))
+        return model, assign_weights(model, checkpoint.tensors)
     encoder = BertEncoder(**checkpoint.sizes, dropout=checkpoint.dropout)
     if pair_objective is None:
         pair_objective = "nsp" if checkpoint.has_pair_head else "none"
@@ -267,27 +331,29 @@ def build_pretrainer(checkpoint: Checkpoint, pair_objective: str | None = None):
     return model, report
 
 
-def import_checkpoint(path: str, run_dir: str, base_config=None) -> str:
-    """Writes the run directory (config.json, model.keras, vocab.txt, import.json) of the
+def import_checkpoint(path: str, run_dir: str, base_config=None, name: str = "") -> str:
+    """Writes the run directory (config.json, model.keras, vocabulary, import.json) of the
     checkpoint at `path`; returns the run dir. `base_config`: a `Config` whose data and
-    train fields are kept (its model fields are replaced by the checkpoint's)."""
+    train fields are kept (its model fields are replaced by the checkpoint's). `name`:
+    the model's name in export names (`export_name`; default: `run_dir`'s folder name)."""
     from bertgpt_tf.config import Config
 
     checkpoint = read_checkpoint(path)
     os.makedirs(run_dir, exist_ok=True)
     model, report = build_pretrainer(checkpoint)
     missing = [p for p in report["missing"] if not p.startswith(("mlm_head", "pair_head"))]
-    vocabulary_file = os.path.join(run_dir, "vocab.txt")
-    write_text(vocabulary_file, "".join(token + "\n" for token in checkpoint.vocabulary))
+    vocabulary_file = write_vocabulary(checkpoint, run_dir)
     base = base_config or Config.from_preset("mini")
+    task = "clm" if checkpoint.model_type == "gpt2" else "mlm"
     config = base.replace(
-        **checkpoint.sizes, dropout=checkpoint.dropout, task="mlm", model_dir=run_dir,
-        tokenizer="wordpiece", vocabulary=vocabulary_file, lower_case=checkpoint.lower_case,
+        **checkpoint.sizes, dropout=checkpoint.dropout, task=task, model_dir=run_dir,
+        tokenizer=checkpoint.tokenizer, vocabulary=vocabulary_file,
+        lower_case=checkpoint.lower_case,
         normalization="bert",
         sequence_length=min(base.data.sequence_length, checkpoint.sizes["max_sequence_length"]),
         pair_objective="nsp" if checkpoint.has_pair_head else "none", init_from="",
         tie_word_embeddings=True,
-        export_name=base.train.export_name or os.path.basename(os.path.normpath(run_dir)),
+        export_name=base.train.export_name or name or os.path.basename(os.path.normpath(run_dir)),
     )  # fmt: skip
     if len(checkpoint.vocabulary) != checkpoint.sizes["vocabulary_size"]:
         raise ValueError(
@@ -295,6 +361,7 @@ def import_checkpoint(path: str, run_dir: str, base_config=None) -> str:
             f"{checkpoint.sizes['vocabulary_size']} rows"
         )
     model.save(os.path.join(run_dir, "model.keras"))
+    backbone = getattr(model, "encoder", None) or model.decoder
     config.to_json(os.path.join(run_dir, "config.json"))
     manifest = {
         "source": os.path.abspath(path),
@@ -302,12 +369,27 @@ def import_checkpoint(path: str, run_dir: str, base_config=None) -> str:
         "model_type": checkpoint.model_type,
         "mlm_head": checkpoint.has_mlm_head,
         "pair_head": checkpoint.has_pair_head,
-        "parameters": int(sum(np.prod(w.shape) for w in model.encoder.weights)),
+        "parameters": int(sum(np.prod(w.shape) for w in backbone.weights)),
         "missing": missing,
         "unused": checkpoint.unused + report["unused"],
     }
     write_json(os.path.join(run_dir, MANIFEST), manifest, indent=2)
     return run_dir
+
+
+def write_vocabulary(checkpoint: Checkpoint, run_dir: str) -> str:
+    """The checkpoint's tokenizer files in `run_dir` (`vocab.txt` for WordPiece;
+    `vocab.json` + `merges.txt` for byte-level BPE); returns the vocabulary path."""
+    if checkpoint.tokenizer == "byte_bpe":
+        ids = {token: index for index, token in enumerate(checkpoint.vocabulary)}
+        write_json(os.path.join(run_dir, "vocab.json"), ids, ensure_ascii=False)
+        write_text(
+            os.path.join(run_dir, "merges.txt"), "".join(m + "\n" for m in checkpoint.merges)
+        )
+        return os.path.join(run_dir, "vocab.json")
+    path = os.path.join(run_dir, "vocab.txt")
+    write_text(path, "".join(token + "\n" for token in checkpoint.vocabulary))
+    return path
 
 
 def read_manifest(run_dir: str) -> dict | None:
@@ -336,4 +418,4 @@ def as_run_dir(source: str, model_dir: str) -> str:
     manifest = read_manifest(run_dir)
     if manifest and manifest["source"] == os.path.abspath(source):
         return run_dir
-    return import_checkpoint(source, run_dir)
+    return import_checkpoint(source, run_dir, name=os.path.basename(os.path.normpath(source)))

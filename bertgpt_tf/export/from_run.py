@@ -77,8 +77,9 @@ def export_run(config: Config, export_base: str, version: int | None = None) -> 
 def import_run(config: Config, export_base: str, version: int | None = None) -> str:
     """`--task=import`: the published checkpoint at `--init_from` (Hugging Face,
     keras-hub preset or Google BERT directory) -> an ordinary run dir (`--model_dir`) ->
-    `encode` (+ `fill_mask` when the checkpoint has an MLM head) and `embed` SavedModels.
-    Returns the run dir and the two export paths, a line each."""
+    `encode` (+ `fill_mask` when the checkpoint has an MLM head) and `embed` SavedModels
+    (a GPT-2: the `generate` SavedModel). Returns the run dir and the export paths, a
+    line each."""
     from bertgpt_tf.checkpoints.import_checkpoint import import_checkpoint
     from bertgpt_tf.training.fit import resolve_run_dir
 
@@ -87,10 +88,9 @@ def import_run(config: Config, export_base: str, version: int | None = None) -> 
     run_dir = resolve_run_dir(config.train.model_dir, "import")
     import_checkpoint(config.train.init_from, run_dir, config)
     config = Config.from_json(os.path.join(run_dir, "config.json"))
-    paths = [
-        export_run(config, export_base, version),
-        export_embedder(config, export_base, version),
-    ]
+    paths = [export_run(config, export_base, version)]
+    if config.train.task == "mlm":
+        paths.append(export_embedder(config, export_base, version))
     return "\n".join([run_dir, *paths])
 
 

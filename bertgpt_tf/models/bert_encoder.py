@@ -45,6 +45,7 @@ class BertEncoder(keras.Model):
             plateau"): with absolute positions, attention must first learn to find the
             neighbours of a [MASK] before any context helps. Padded tokens are zeroed
             before the convolution, so padding never leaks into real tokens. 0: off (BERT).
+        layer_norm_epsilon: epsilon of every layer norm (BERT's 1e-12; RoBERTa's 1e-5).
         token_embedding: an existing `ReversibleEmbedding` to use instead of a new one
             (ELECTRA's generator shares the discriminator's); its width is the
             embedding width. The owner rebuilds the sharing: not part of `get_config`.
@@ -73,6 +74,7 @@ class BertEncoder(keras.Model):
         embedding_dim: int = 0,
         share_layers: bool = False,
         conv_width: int = 0,
+        layer_norm_epsilon: float = 1e-12,
         token_embedding: keras_hub.layers.ReversibleEmbedding | None = None,
         **kwargs,
     ):
@@ -109,7 +111,7 @@ class BertEncoder(keras.Model):
             )
         self.embeddings_add = keras.layers.Add(name="embeddings_add")
         self.embeddings_layer_norm = keras.layers.LayerNormalization(
-            epsilon=1e-12, name="embeddings_layer_norm"
+            epsilon=layer_norm_epsilon, name="embeddings_layer_norm"
         )
         self.embeddings_dropout = keras.layers.Dropout(dropout, name="embeddings_dropout")
         self.embeddings_projection = None
@@ -126,7 +128,7 @@ class BertEncoder(keras.Model):
                 num_heads=num_heads,
                 dropout=dropout,
                 activation="gelu",
-                layer_norm_epsilon=1e-12,
+                layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=bert_kernel_initializer(),
                 normalize_first=normalize_first,
                 name="transformer_layer" if share_layers else f"transformer_layer_{i}",
@@ -138,7 +140,7 @@ class BertEncoder(keras.Model):
         self.final_layer_norm = None
         if normalize_first:
             self.final_layer_norm = keras.layers.LayerNormalization(
-                epsilon=1e-12, name="final_layer_norm"
+                epsilon=layer_norm_epsilon, name="final_layer_norm"
             )
         self.pooled_dense = keras.layers.Dense(
             hidden_dim,
@@ -177,6 +179,7 @@ class BertEncoder(keras.Model):
         self.embedding_dim = embedding_dim
         self.share_layers = share_layers
         self.conv_width = conv_width
+        self.layer_norm_epsilon = layer_norm_epsilon
 
     def embed(self, token_ids, segment_ids, padding_mask):
         """Token (+ their convolution) + position + segment embeddings, normalised (and
@@ -217,6 +220,7 @@ class BertEncoder(keras.Model):
             "embedding_dim": self.embedding_dim,
             "share_layers": self.share_layers,
             "conv_width": self.conv_width,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
         }
 
     @classmethod

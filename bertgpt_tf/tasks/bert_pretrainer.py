@@ -48,7 +48,7 @@ class BertPretrainer(keras.Model):
         self.mlm_head = keras_hub.layers.MaskedLMHead(
             **projection,
             intermediate_activation="gelu",
-            layer_norm_epsilon=1e-12,
+            layer_norm_epsilon=encoder.layer_norm_epsilon,
             kernel_initializer=bert_kernel_initializer(),
             name="mlm_head",
         )

@@ -19,7 +19,7 @@ def build_model(config: Config) -> keras.Model:
     `distill` -> DistillPretrainer(the --teacher run's BertPretrainer), `clm` ->
     GPTCausalLM(GPTDecoder)."""
     task, m = config.train.task, config.model
-    if task == "mlm" and config.train.init_from not in ("", "none"):  # continued pretraining
+    if task in ("mlm", "clm") and config.train.init_from not in ("", "none"):  # continued
         path = os.path.join(config.train.init_from, "model.keras")
         start = keras.saving.load_model(path, compile=False)
         return start  # its encoder and heads (an imported one without an MLM head: fresh)

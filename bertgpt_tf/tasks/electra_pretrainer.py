@@ -69,6 +69,7 @@ class ElectraPretrainer(JointLossModel):
             num_segments=encoder.num_segments,
             normalize_first=encoder.normalize_first,
             conv_width=encoder.conv_width,
+            layer_norm_epsilon=encoder.layer_norm_epsilon,
             token_embedding=encoder.token_embedding,
             name="generator_encoder",
         )

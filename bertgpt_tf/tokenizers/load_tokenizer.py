@@ -2,6 +2,7 @@
 
 import os
 
+from bertgpt_tf.tokenizers.byte_bpe_tokenizer import load_byte_bpe
 from bertgpt_tf.tokenizers.char_tokenizer import CharTokenizer
 from bertgpt_tf.tokenizers.sentencepiece_tokenizer import (
     MaskedSentencePieceTokenizer,
@@ -16,6 +17,7 @@ VOCABULARY_FILES = {
     "bpe": "spm_bpe.model",
     "sentencepiece": "spm_unigram.model",
     "char": "chars.json",
+    "byte_bpe": "vocab.json",  # and merges.txt beside it (imported GPT-2 / RoBERTa)
 }
 
 
@@ -28,7 +30,8 @@ def load_tokenizer(
 ):
     """`WordPieceTokenizer` (BERT), `SentencePieceTokenizer` (bpe/sentencepiece, GPT;
     `MaskedSentencePieceTokenizer` when the model has "[MASK]": a BPE encoder) or
-    `CharTokenizer` (char, GPT). `lower_case`, `special_tokens_in_strings` and
+    `CharTokenizer` (char, GPT) or `GPT2Tokenizer` / `RobertaTokenizer` (byte_bpe,
+    imported checkpoints). `lower_case`, `special_tokens_in_strings` and
     `normalization` apply to WordPiece only: the GPT tokenizers are lossless and
     case-preserving."""
     if kind == "wordpiece":
@@ -39,6 +42,8 @@ def load_tokenizer(
         return SentencePieceTokenizer(path)
     if kind == "char":
         return CharTokenizer(path)
+    if kind == "byte_bpe":
+        return load_byte_bpe(path)
     raise ValueError(f"Unknown tokenizer {kind!r}; choose from {sorted(VOCABULARY_FILES)}")
 
 

@@ -22,7 +22,7 @@ from bertgpt_tf.training.fit import start_run, train_from_config
 
 def prepare_pretraining(config: Config) -> Config:
     """`start_run` (seed, run dir), then the teacher's sizes and vocabulary for
-    `--task=distill`, or for `--task=mlm --init_from=<run or checkpoint dir>` (continued
+    `--task=distill`, or for `--task=mlm|clm --init_from=<run or checkpoint dir>` (continued
     pretraining) the starting run's sizes, vocabulary and objectives; and the tokenizer
     kind resolved."""
     config = start_run(config)
@@ -34,17 +34,18 @@ def prepare_pretraining(config: Config) -> Config:
 
 
 def resolve_continued(config: Config) -> Config:
-    """`--task=mlm --init_from=<dir>`: a published checkpoint is imported first (into
+    """`--task=mlm|clm --init_from=<dir>`: a published checkpoint is imported first (into
     `<model_dir>/init_from`); the run keeps the starting run's sizes, vocabulary, casing,
     normalization, pair objective and head tying, so `build_model` can load it."""
-    if config.train.task != "mlm":
-        raise ValueError(
-            f"--init_from continues pretraining for --task=mlm only, not {config.train.task}"
-        )
+    task = config.train.task
+    if task not in ("mlm", "clm"):
+        raise ValueError(f"--init_from continues pretraining for --task=mlm|clm, not {task}")
     source = as_run_dir(config.train.init_from, config.train.model_dir)
     start = Config.from_json(os.path.join(source, "config.json"))
-    if start.train.task != "mlm":
-        raise ValueError(f"--init_from={source} is a {start.train.task!r} run; need an mlm run")
+    if start.train.task != task:
+        raise ValueError(
+            f"--init_from={source} is a {start.train.task!r} run; --task={task} needs a {task} run"
+        )
     sizes = {k: v for k, v in start.to_dict()["model"].items() if k != "dropout"}
     d = start.data
     return config.replace(

@@ -103,3 +103,106 @@ def write_google(directory: str, tensors: dict) -> str:
     with open(os.path.join(directory, "vocab.txt"), "w") as f:
         f.write("".join(token + "\n" for token in VOCABULARY))
     return directory
+
+
+# === Byte-level BPE checkpoints (RoBERTa, GPT-2) ===
+BPE_TEXT = [
+    "The cat sat on the mat. The dog is good; the night is bad!",
+    "Héllo wörld 🙂 — naïve café, 日本語 and 123 numbers\nnew line",
+] * 20
+
+
+def write_byte_bpe(directory: str, special_tokens: list[str], vocabulary_size: int = 300) -> int:
+    """`vocab.json` + `merges.txt` + `tokenizer.json` of a byte-level BPE trained by
+    Hugging Face `tokenizers` on `BPE_TEXT`; returns the vocabulary size."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    os.makedirs(directory, exist_ok=True)
+    tokenizer = ByteLevelBPETokenizer()
+    tokenizer.train_from_iterator(
+        BPE_TEXT, vocab_size=vocabulary_size, special_tokens=special_tokens, show_progress=False
+    )
+    tokenizer.save_model(directory)
+    tokenizer.save(os.path.join(directory, "tokenizer.json"))
+    return tokenizer.get_vocab_size()
+
+
+def roberta_tensors(vocabulary_size: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A random RobertaForMaskedLM (HF names): BERT's blocks under `roberta.`, a position
+    table 2 rows longer (fairseq's padding offset), one token-type row (zero, as HF's
+    conversion of fairseq's RoBERTa leaves it), an `lm_head`, no pooler."""
+    bert = bert_tensors(seed, vocabulary_size)
+    t = {}
+    for name, value in bert.items():
+        if name.startswith(("cls.seq_relationship", "bert.pooler")):
+            continue
+        name = name.replace("bert.", "roberta.", 1)
+        name = name.replace("cls.predictions.transform.dense", "lm_head.dense")
+        name = name.replace("cls.predictions.transform.LayerNorm", "lm_head.layer_norm")
+        name = name.replace("cls.predictions.bias", "lm_head.bias")
+        t[name] = value
+    h = SIZES["hidden"]
+    t["roberta.embeddings.position_embeddings.weight"] = (
+        np.random.default_rng(seed + 1)
+        .normal(0, 0.2, (SIZES["positions"] + 2, h))
+        .astype(np.float32)
+    )
+    t["roberta.embeddings.token_type_embeddings.weight"] = np.zeros((1, h), np.float32)
+    t["lm_head.decoder.weight"] = t["roberta.embeddings.word_embeddings.weight"]
+    t["lm_head.decoder.bias"] = t["lm_head.bias"]
+    return t
+
+
+def roberta_config(vocabulary_size: int) -> dict:
+    return {
+        **hf_config(vocabulary_size), "model_type": "roberta", "type_vocab_size": 1,
+        "max_position_embeddings": SIZES["positions"] + 2, "layer_norm_eps": 1e-5,
+        "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+    }  # fmt: skip
+
+
+def write_hf_roberta(directory: str, seed: int = 0) -> str:
+    from safetensors.numpy import save_file
+
+    size = write_byte_bpe(directory, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    save_file(roberta_tensors(size, seed), os.path.join(directory, "model.safetensors"))
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(roberta_config(size), f)
+    return directory
+
+
+def gpt2_tensors(vocabulary_size: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A random GPT2LMHeadModel (HF names: `transformer.` prefix, Conv1D (in, out)
+    matrices, fused `c_attn`, the causal-mask buffer, a tied `lm_head`)."""
+    rng = np.random.default_rng(seed)
+    h, p = SIZES["hidden"], SIZES["positions"]
+    i = 4 * h  # GPT-2's n_inner=None (keras-hub's converter assumes it)
+    r = lambda *shape: rng.normal(0, 0.2, shape).astype(np.float32)  # noqa: E731
+    t = {"transformer.wte.weight": r(vocabulary_size, h), "transformer.wpe.weight": r(p, h),
+         "transformer.ln_f.weight": 1 + r(h), "transformer.ln_f.bias": r(h)}  # fmt: skip
+    for layer in range(SIZES["layers"]):
+        prefix = f"transformer.h.{layer}."
+        for name, shape in [("attn.c_attn", (h, 3 * h)), ("attn.c_proj", (h, h)),
+                            ("mlp.c_fc", (h, i)), ("mlp.c_proj", (i, h))]:  # fmt: skip
+            t[f"{prefix}{name}.weight"], t[f"{prefix}{name}.bias"] = r(*shape), r(shape[1])
+        for norm in ("ln_1", "ln_2"):
+            t[f"{prefix}{norm}.weight"], t[f"{prefix}{norm}.bias"] = 1 + r(h), r(h)
+        t[f"{prefix}attn.bias"] = np.tril(np.ones((p, p), np.float32))[None, None]
+    t["lm_head.weight"] = t["transformer.wte.weight"]
+    return t
+
+
+def write_hf_gpt2(directory: str, seed: int = 0) -> str:
+    from safetensors.numpy import save_file
+
+    size = write_byte_bpe(directory, ["<|endoftext|>"])
+    save_file(gpt2_tensors(size, seed), os.path.join(directory, "model.safetensors"))
+    config = {
+        "model_type": "gpt2", "vocab_size": size, "n_embd": SIZES["hidden"],
+        "n_layer": SIZES["layers"], "n_head": SIZES["heads"], "n_inner": None,
+        "n_positions": SIZES["positions"], "activation_function": "gelu_new",
+        "layer_norm_epsilon": 1e-5, "resid_pdrop": 0.1,
+    }  # fmt: skip
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+    return directory

@@ -201,11 +201,11 @@ def test_refusals_name_the_problem(tmp_path, minilm_dir):
         ValueError, match="not a recognised checkpoint; looked for run: .*hf: .*google: "
     ):
         detect_format(str(tmp_path))
-    roberta = write_hf(str(tmp_path / "roberta"), {}, {**hf_config(), "model_type": "roberta"})
+    xlmr = write_hf(str(tmp_path / "xlmr"), {}, {**hf_config(), "model_type": "xlm-roberta"})
     with pytest.raises(
-        ValueError, match="model_type 'roberta' cannot be imported: its byte-level BPE"
+        ValueError, match="model_type 'xlm-roberta' cannot be imported: its SentencePiece"
     ):
-        read_checkpoint(roberta)
+        read_checkpoint(xlmr)
     with pytest.raises(FileNotFoundError):
         detect_format(str(tmp_path / "absent"))
 
