@@ -263,6 +263,20 @@ class Config:
         """`data.tokenizer`, else the task's default (wordpiece for mlm, bpe for clm)."""
         return self.data.tokenizer or DEFAULT_TOKENIZER.get(self.train.task, "wordpiece")
 
+    @property
+    def export_name(self) -> str:
+        """The SavedModel's folder name: `train.export_name`, else `<task>-<preset>`.
+        Fine-tuning from a named run (an imported checkpoint is named after its folder)
+        sets `<task>-<that name>`, e.g. `classify-minilm`."""
+        return self.train.export_name or f"{self.train.task}-{self.train.preset}"
+
+    def export_name_after(self, start: Config) -> str:
+        """`train.export_name` of a run that starts from `start`'s weights: the one
+        given, else `<task>-<start's export_name>` when `start` has one, else ""."""
+        if self.train.export_name or not start.train.export_name:
+            return self.train.export_name
+        return f"{self.train.task}-{start.train.export_name}"
+
     def model_kwargs(self, model_class) -> dict:
         """The model fields `model_class`'s constructor takes (families share names;
         `layer_norm_epsilon` 0 leaves the constructor's own default)."""

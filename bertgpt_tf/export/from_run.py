@@ -60,7 +60,7 @@ def training_data(config: Config) -> str:
 
 def export_run(config: Config, export_base: str, version: int | None = None) -> str:
     """Writes `<export_base>/<export_name>/<version>/` with a model card of the run."""
-    name = config.train.export_name or f"{config.train.task}-{config.train.preset}"
+    name = config.export_name
     card = {
         "task": config.train.task,
         "config": config.to_dict(),
@@ -107,7 +107,7 @@ def export_embedder(config: Config, export_base: str, version: int | None = None
         normalization=config.data.normalization,
     )  # fmt: skip
     embedder = SentenceEmbedder(module.encoder)
-    name = f"{config.train.export_name or config.train.task + '-' + config.train.preset}-embed"
+    name = f"{config.export_name}-embed"
     card = {"task": "embed", "config": config.to_dict(), "run_dir": config.train.model_dir,
             "training_data": training_data(config)}  # fmt: skip
     serving = EmbedServing(embedder, tokenizer, config.data.sequence_length)

@@ -104,8 +104,13 @@ def encode_words(
     """(batch, words) ragged strings -> the encoder's inputs for `[CLS] pieces [SEP]`
     and `first_piece` (batch, words) ragged int32: each word's first-piece position in
     `token_ids`, or -1 for words cut off by `sequence_length`. A word with no pieces
-    (e.g. only control characters) becomes [UNK], so every word has a first piece."""
-    pieces = tokenizer.tokenize(words.flat_values)  # (total words, pieces)
+    (e.g. only control characters) becomes [UNK], so every word has a first piece.
+    A tokenizer with a `word_prefix` (RoBERTa's byte-level BPE: " ") reads each word with
+    it, as its words appear in running text (Hugging Face's `add_prefix_space`)."""
+    flat_words = words.flat_values
+    if getattr(tokenizer, "word_prefix", ""):
+        flat_words = tf.strings.join([tokenizer.word_prefix, flat_words])
+    pieces = tokenizer.tokenize(flat_words)  # (total words, pieces)
     empty = tf.equal(pieces.row_lengths(), 0)
     unk = tf.RaggedTensor.from_row_lengths(
         tf.fill([tf.reduce_sum(tf.cast(empty, tf.int32))], tokenizer.unk_id),

@@ -78,7 +78,8 @@ def resolve_init_from(config: Config) -> Config:
         )
     sizes = {k: v for k, v in pretrained.to_dict()["model"].items() if k != "dropout"}
     return config.replace(
-        **sizes, tokenizer=pretrained.tokenizer_kind, vocabulary=pretrained.data.vocabulary,
+        **sizes, export_name=config.export_name_after(pretrained),
+        tokenizer=pretrained.tokenizer_kind, vocabulary=pretrained.data.vocabulary,
         lower_case=pretrained.data.lower_case, normalization=pretrained.data.normalization,
     )  # fmt: skip
 
@@ -267,7 +268,7 @@ def export_classifier(config, model, tokenizer, labels, pair, export_base, repor
         module = EmbedServing(model, tokenizer, length)
     else:
         module = TextClassifierServing(model, tokenizer, length, labels, pair)
-    name = config.train.export_name or f"{config.train.task}-{config.train.preset}"
+    name = config.export_name
     card = {
         "task": config.train.task,
         "labels": labels,

@@ -49,7 +49,8 @@ def resolve_continued(config: Config) -> Config:
     sizes = {k: v for k, v in start.to_dict()["model"].items() if k != "dropout"}
     d = start.data
     return config.replace(
-        **sizes, init_from=source, tokenizer=start.tokenizer_kind, vocabulary=d.vocabulary,
+        **sizes, init_from=source, export_name=config.export_name_after(start),
+        tokenizer=start.tokenizer_kind, vocabulary=d.vocabulary,
         lower_case=d.lower_case, normalization=d.normalization, pair_objective=d.pair_objective,
     )  # fmt: skip
 

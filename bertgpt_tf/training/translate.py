@@ -123,7 +123,7 @@ def export_translator(config, seq2seq, tokenizers, export_base, version, report=
         "decoding": {"beam_size": t.beam_size, "length_penalty": t.length_penalty},
         "metrics": (report or {}).get("test", {}),
     }
-    name = t.export_name or f"translate-{t.preset}"
+    name = config.export_name
     path = export_saved_model(module, export_base, name, version, card)
     logging.info("exported %s", path)
     return path

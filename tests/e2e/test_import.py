@@ -58,6 +58,8 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     with open(tmp_path / "ft" / "init_from" / "import.json") as f:
         assert json.load(f)["source"] == os.path.abspath(hf_dir)
+    # The export is named after the checkpoint it starts from (its folder), not a preset.
+    assert os.listdir(tmp_path / "exports") == ["classify-hf"]
     tuned = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
     original, _ = build_pretrainer(read_checkpoint(hf_dir))
     for source in original.encoder.weights:
