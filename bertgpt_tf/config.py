@@ -37,6 +37,8 @@ class ModelConfig:
     conv_width: int = 0  # BERT family: convolution over the token embeddings; 0 = off
     # Of every layer norm; 0 = the family's own (BERT 1e-12, GPT 1e-5). Imported RoBERTa: 1e-5.
     layer_norm_epsilon: float = 0.0
+    # BERT family: gelu (exact, erf) | gelu_approximate (tanh: ALBERT's and GPT-2's gelu_new)
+    activation: str = "gelu"
     generator_fraction: float = 0.25  # ELECTRA: generator width / discriminator width
     discriminator_weight: float = 50.0  # ELECTRA: replaced-token loss weight vs MLM loss
     student_layers: int = 0  # distill: the student's depth; 0 = half the teacher's
@@ -232,6 +234,8 @@ class Config:
             raise ValueError(
                 f"tokenizer must be wordpiece|bpe|sentencepiece|char|byte_bpe, got {d.tokenizer!r}"
             )
+        if m.activation not in ("gelu", "gelu_approximate"):
+            raise ValueError(f"activation must be gelu|gelu_approximate, got {m.activation!r}")
         if m.layer_norm_epsilon < 0:
             raise ValueError(f"layer_norm_epsilon must be >= 0, got {m.layer_norm_epsilon}")
         if d.normalization not in ("fast_bert", "bert"):

@@ -2,7 +2,7 @@
 
 Every format is first read into one form: a dict from Hugging Face BERT names
 (`encoder.layer.0.attention.self.query.weight`, PyTorch orientation, no model prefix)
-to numpy arrays. DistilBERT, ELECTRA, RoBERTa and Google's TensorFlow checkpoints are renamed
+to numpy arrays. DistilBERT, ELECTRA, RoBERTa, ALBERT and Google's TensorFlow checkpoints are renamed
 into it (`hf_names_from_*`), so one table (`weight_paths`) maps them all onto the Keras
 weight paths of `BertPretrainer` (`transformer_layer_0/self_attention_layer/query/kernel`,
 the same paths as `keras_hub.models.BertBackbone`).
@@ -40,7 +40,8 @@ _TOP = {
 # Tensors a model does not need (tied copies, position id buffers, other heads).
 _IGNORED = re.compile(
     r"(position_ids|cls\.predictions\.decoder\.weight|discriminator_predictions\..*|"
-    r"generator_lm_head\.weight|vocab_projector\.weight|lm_head\.decoder\.(weight|bias))$"
+    r"generator_lm_head\.weight|vocab_projector\.weight|lm_head\.decoder\.(weight|bias)|"
+    r"predictions\.decoder\.(weight|bias))$"
 )
 
 
@@ -76,7 +77,7 @@ def hf_names(tensors: dict[str, np.ndarray], model_type: str) -> dict[str, np.nd
     `weight`/`bias`, DistilBERT's, ELECTRA's and RoBERTa's layer names renamed to BERT's."""
     out = {}
     for name, value in tensors.items():
-        name = re.sub(r"^(bert|electra|distilbert|roberta)\.", "", name)
+        name = re.sub(r"^(bert|electra|distilbert|roberta|albert)\.", "", name)
         name = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", name)
         name = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name)
         if model_type == "distilbert":
@@ -85,6 +86,8 @@ def hf_names(tensors: dict[str, np.ndarray], model_type: str) -> dict[str, np.nd
             name = _rename(name, _ELECTRA)
         elif model_type == "roberta":
             name = _rename(name, _ROBERTA)
+        elif model_type == "albert":
+            name = _rename(name, _ALBERT)
         out[name] = value
     return out
 
@@ -114,6 +117,25 @@ _ROBERTA = [
     (r"^lm_head\.dense\.", "cls.predictions.transform.dense."),
     (r"^lm_head\.layer_norm\.", "cls.predictions.transform.LayerNorm."),
     (r"^lm_head\.bias$", "cls.predictions.bias"),
+]
+
+
+# ALBERT's one shared block (group 0, layer 0) is read as block 0; the importer moves it
+# to the shared block's path.
+_ALBERT = [
+    (r"^encoder\.albert_layer_groups\.0\.albert_layers\.0\.", "encoder.layer.0."),
+    (r"\.attention\.(query|key|value)\.", r".attention.self.\1."),
+    (r"\.attention\.dense\.", ".attention.output.dense."),
+    (r"\.attention\.LayerNorm\.", ".attention.output.LayerNorm."),
+    (r"\.ffn\.", ".intermediate.dense."),
+    (r"\.ffn_output\.", ".output.dense."),
+    (r"\.full_layer_layer_norm\.", ".output.LayerNorm."),
+    (r"^encoder\.embedding_hidden_mapping_in\.", "embeddings_project."),
+    (r"^pooler\.", "pooler.dense."),
+    (r"^predictions\.dense\.", "cls.predictions.transform.dense."),
+    (r"^predictions\.LayerNorm\.", "cls.predictions.transform.LayerNorm."),
+    (r"^predictions\.bias$", "cls.predictions.bias"),
+    (r"^sop_classifier\.classifier\.", "cls.seq_relationship."),
 ]
 
 

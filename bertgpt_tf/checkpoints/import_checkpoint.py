@@ -52,11 +52,16 @@ FORMATS = {
     "keras_hub": "config.json naming a keras_hub Backbone + model.weights.h5 (keras-hub preset)",
     "google": "bert_config.json + bert_model.ckpt.index (google-research/bert)",
 }
-HF_MODEL_TYPES = ("bert", "distilbert", "electra", "roberta", "gpt2")
+HF_MODEL_TYPES = ("bert", "distilbert", "electra", "roberta", "albert", "gpt2")
+# HF `hidden_act` -> BertEncoder's `activation`.
+_ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_approximate",
+    "gelu_pytorch_tanh": "gelu_approximate",
+}
 # What each unsupported model type would need, for the error message.
 _UNSUPPORTED = {
     "xlm-roberta": "its SentencePiece tokenizer with fairseq id offsets is not mapped yet",
-    "albert": "ALBERT's grouped shared layers and gelu_new activation are not mapped yet",
 }
 MANIFEST = "import.json"
 
@@ -94,7 +99,8 @@ def detect_format(path: str) -> str:
 class Checkpoint:
     """A checkpoint read into memory: model fields of `bertgpt_tf.config` (`sizes`),
     tensors by our weight path (Keras orientation), the vocabulary (by id) and casing;
-    `tokenizer`: the `--tokenizer` kind that reads it, with `merges` for byte-level BPE;
+    `tokenizer`: the `--tokenizer` kind that reads it, with `merges` for byte-level BPE
+    and the model file for SentencePiece;
     `unused`: checkpoint tensors that map to no weight of ours."""
 
     format: str
@@ -107,6 +113,7 @@ class Checkpoint:
     unused: list[str] = field(default_factory=list)
     tokenizer: str = "wordpiece"
     merges: list[str] = field(default_factory=list)
+    sentencepiece_model: str = ""  # ALBERT's spiece.model
 
     @property
     def has_mlm_head(self) -> bool:
@@ -153,6 +160,19 @@ def _read_hf(path: str) -> Checkpoint:
         tensors["segment_embedding/embeddings"] = np.zeros(
             (sizes["num_segments"], sizes["embedding_dim"] or sizes["hidden_dim"]), np.float32
         )
+    if model_type == "albert":
+        if (config.get("num_hidden_groups", 1), config.get("inner_group_num", 1)) != (1, 1):
+            raise ValueError(
+                f"{path}: num_hidden_groups / inner_group_num other than 1 (one block shared "
+                "by all layers, as every published ALBERT) are not supported"
+            )
+        tensors = {p.replace("transformer_layer_0/", "transformer_layer/"): t
+                   for p, t in tensors.items()}  # fmt: skip
+        vocabulary, lower_case = _hf_sentencepiece(path)
+        return Checkpoint(
+            "hf", model_type, sizes, tensors, vocabulary, lower_case, dropout, unused,
+            "sentencepiece", sentencepiece_model=os.path.join(path, "spiece.model"),
+        )  # fmt: skip
     if model_type == "roberta":
         offset = config.get("pad_token_id", 1) + 1  # fairseq: positions start after padding
         positions = tensors["position_embedding/embeddings"]
@@ -197,12 +217,15 @@ def _hf_sizes(config: dict, model_type: str, path: str) -> tuple[dict, float]:
             embedding_dim=0 if embedding == config["hidden_size"] else embedding,
         )  # fmt: skip
         dropout = config.get("hidden_dropout_prob", 0.1)
-    if activation != "gelu":
-        raise ValueError(f"{path}: activation {activation!r} is not supported (only 'gelu')")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"{path}: activation {activation!r} is not supported ({', '.join(_ACTIVATIONS)})"
+        )
     eps = float(config.get("layer_norm_eps", 1e-12))
     return {
-        **sizes, "normalize_first": False, "conv_width": 0, "share_layers": False,
-        "layer_norm_epsilon": eps,
+        **sizes, "normalize_first": False, "conv_width": 0,
+        "share_layers": model_type == "albert", "layer_norm_epsilon": eps,
+        "activation": _ACTIVATIONS[activation],
     }, dropout  # fmt: skip
 
 
@@ -230,6 +253,25 @@ def _hf_tokenizer(path: str) -> tuple[list[str], bool]:
     if [i for _, i in by_id] != list(range(len(by_id))):
         raise ValueError(f"{path}: tokenizer.json's vocabulary ids are not 0..n-1")
     return [token for token, _ in by_id], lower_case
+
+
+def _hf_sentencepiece(path: str) -> tuple[list[str], bool]:
+    """ALBERT's `spiece.model` pieces (by id) and lower-casing (`do_lower_case`, which
+    strips accents unless `keep_accents`: one switch in-graph, as for WordPiece)."""
+    from bertgpt_tf.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
+
+    model = os.path.join(path, "spiece.model")
+    if not os.path.exists(model):
+        raise ValueError(f"{path}: an ALBERT checkpoint needs its spiece.model")
+    tokenizer_config = _read_json(os.path.join(path, "tokenizer_config.json"), {})
+    lower_case = tokenizer_config.get("do_lower_case", True)
+    if tokenizer_config.get("keep_accents", False) == lower_case:
+        raise ValueError(
+            f"{path}: keep_accents={tokenizer_config.get('keep_accents')} with "
+            f"do_lower_case={lower_case}: the in-graph tokenizer strips accents exactly "
+            "when it lower-cases"
+        )
+    return SentencePieceTokenizer(model, require_end=False).vocabulary, lower_case
 
 
 def _hf_byte_bpe(path: str) -> tuple[list[str], list[str]]:
@@ -325,7 +367,7 @@ def build_pretrainer(checkpoint: Checkpoint, pair_objective: str | None = None):
         return model, assign_weights(model, checkpoint.tensors)
     encoder = BertEncoder(**checkpoint.sizes, dropout=checkpoint.dropout)
     if pair_objective is None:
-        pair_objective = "nsp" if checkpoint.has_pair_head else "none"
+        pair_objective = _pair_objective(checkpoint)
     model = BertPretrainer(encoder, pair_objective=pair_objective, tie_word_embeddings=True)
     report = assign_weights(model, checkpoint.tensors)
     return model, report
@@ -351,7 +393,7 @@ def import_checkpoint(path: str, run_dir: str, base_config=None, name: str = "")
         lower_case=checkpoint.lower_case,
         normalization="bert",
         sequence_length=min(base.data.sequence_length, checkpoint.sizes["max_sequence_length"]),
-        pair_objective="nsp" if checkpoint.has_pair_head else "none", init_from="",
+        pair_objective=_pair_objective(checkpoint), init_from="",
         tie_word_embeddings=True,
         export_name=base.train.export_name or name or os.path.basename(os.path.normpath(run_dir)),
     )  # fmt: skip
@@ -377,9 +419,22 @@ def import_checkpoint(path: str, run_dir: str, base_config=None, name: str = "")
     return run_dir
 
 
+def _pair_objective(checkpoint: Checkpoint) -> str:
+    """The pair head's objective: ALBERT's is sentence order, BERT's next sentence."""
+    if not checkpoint.has_pair_head:
+        return "none"
+    return "sop" if checkpoint.model_type == "albert" else "nsp"
+
+
 def write_vocabulary(checkpoint: Checkpoint, run_dir: str) -> str:
     """The checkpoint's tokenizer files in `run_dir` (`vocab.txt` for WordPiece;
-    `vocab.json` + `merges.txt` for byte-level BPE); returns the vocabulary path."""
+    `vocab.json` + `merges.txt` for byte-level BPE; the SentencePiece model); returns
+    the vocabulary path."""
+    if checkpoint.tokenizer == "sentencepiece":
+        path = os.path.join(run_dir, "spm_unigram.model")
+        with open(checkpoint.sentencepiece_model, "rb") as f:
+            write_text(path, f.read())
+        return path
     if checkpoint.tokenizer == "byte_bpe":
         ids = {token: index for index, token in enumerate(checkpoint.vocabulary)}
         write_json(os.path.join(run_dir, "vocab.json"), ids, ensure_ascii=False)

@@ -1,7 +1,15 @@
 """BertEncoder: the BERT backbone (post-LN, or pre-LN on request) as a functional Keras model."""
 
+import functools
+
 import keras
 import keras_hub
+
+# `activation` names -> functions (keras' "gelu" string is the exact, erf one).
+ACTIVATIONS = {
+    "gelu": functools.partial(keras.activations.gelu, approximate=False),
+    "gelu_approximate": functools.partial(keras.activations.gelu, approximate=True),
+}
 
 
 def bert_kernel_initializer(stddev: float = 0.02) -> keras.initializers.Initializer:
@@ -46,6 +54,8 @@ class BertEncoder(keras.Model):
             neighbours of a [MASK] before any context helps. Padded tokens are zeroed
             before the convolution, so padding never leaks into real tokens. 0: off (BERT).
         layer_norm_epsilon: epsilon of every layer norm (BERT's 1e-12; RoBERTa's 1e-5).
+        activation: of the feed-forward layers and the MLM head: "gelu" (BERT's exact
+            GELU) or "gelu_approximate" (the tanh form: ALBERT's and GPT-2's gelu_new).
         token_embedding: an existing `ReversibleEmbedding` to use instead of a new one
             (ELECTRA's generator shares the discriminator's); its width is the
             embedding width. The owner rebuilds the sharing: not part of `get_config`.
@@ -75,6 +85,7 @@ class BertEncoder(keras.Model):
         share_layers: bool = False,
         conv_width: int = 0,
         layer_norm_epsilon: float = 1e-12,
+        activation: str = "gelu",
         token_embedding: keras_hub.layers.ReversibleEmbedding | None = None,
         **kwargs,
     ):
@@ -127,7 +138,7 @@ class BertEncoder(keras.Model):
                 intermediate_dim=intermediate_dim,
                 num_heads=num_heads,
                 dropout=dropout,
-                activation="gelu",
+                activation=ACTIVATIONS[activation],
                 layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=bert_kernel_initializer(),
                 normalize_first=normalize_first,
@@ -180,6 +191,7 @@ class BertEncoder(keras.Model):
         self.share_layers = share_layers
         self.conv_width = conv_width
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
 
     def embed(self, token_ids, segment_ids, padding_mask):
         """Token (+ their convolution) + position + segment embeddings, normalised (and
@@ -221,6 +233,7 @@ class BertEncoder(keras.Model):
             "share_layers": self.share_layers,
             "conv_width": self.conv_width,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "activation": self.activation,
         }
 
     @classmethod

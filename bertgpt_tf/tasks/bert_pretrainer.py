@@ -3,7 +3,7 @@
 import keras
 import keras_hub
 
-from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
+from bertgpt_tf.models.bert_encoder import ACTIVATIONS, BertEncoder, bert_kernel_initializer
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
@@ -47,7 +47,7 @@ class BertPretrainer(keras.Model):
             projection = {"vocabulary_size": encoder.vocabulary_size}
         self.mlm_head = keras_hub.layers.MaskedLMHead(
             **projection,
-            intermediate_activation="gelu",
+            intermediate_activation=ACTIVATIONS[encoder.activation],
             layer_norm_epsilon=encoder.layer_norm_epsilon,
             kernel_initializer=bert_kernel_initializer(),
             name="mlm_head",

@@ -70,6 +70,7 @@ class ElectraPretrainer(JointLossModel):
             normalize_first=encoder.normalize_first,
             conv_width=encoder.conv_width,
             layer_norm_epsilon=encoder.layer_norm_epsilon,
+            activation=encoder.activation,
             token_embedding=encoder.token_embedding,
             name="generator_encoder",
         )

@@ -32,13 +32,14 @@ def load_tokenizer(
     `MaskedSentencePieceTokenizer` when the model has "[MASK]": a BPE encoder) or
     `CharTokenizer` (char, GPT) or `GPT2Tokenizer` / `RobertaTokenizer` (byte_bpe,
     imported checkpoints). `lower_case`, `special_tokens_in_strings` and
-    `normalization` apply to WordPiece only: the GPT tokenizers are lossless and
-    case-preserving."""
+    `normalization` apply to WordPiece, and `lower_case` with normalization "bert" (an
+    imported ALBERT's preprocessing) to an encoder's SentencePiece; the GPT tokenizers
+    and those trained here are lossless and case-preserving."""
     if kind == "wordpiece":
         return WordPieceTokenizer(path, lower_case, special_tokens_in_strings, normalization)
     if kind in ("bpe", "sentencepiece"):
-        if has_masked_lm_pieces(path):
-            return MaskedSentencePieceTokenizer(path)
+        if has_masked_lm_pieces(path):  # lower-cased only as imported ALBERTs are
+            return MaskedSentencePieceTokenizer(path, lower_case and normalization == "bert")
         return SentencePieceTokenizer(path)
     if kind == "char":
         return CharTokenizer(path)

@@ -40,8 +40,10 @@ class SentencePieceTokenizer(TextTokenizer):
 
     Args:
         model: serialized SentencePiece model proto, or the path of a ".model" file.
-            It must have an end-of-text piece, "<|endoftext|>" or "</s>". Its "<pad>"
-            piece is the padding id; without one, padding uses the end id.
+            It must have an end-of-text piece, "<|endoftext|>" or "</s>" (unless
+            `require_end` is False: an encoder's, e.g. ALBERT's). Its "<pad>" piece is
+            the padding id; without one, padding uses the end id.
+        require_end: refuse a model without an end-of-text piece (a GPT's needs one).
 
     Caveat: the model is a TF resource of the eager context; `tf.random.set_seed` (and
     `keras.utils.set_random_seed`) clears eager kernels and with them this resource, so
@@ -55,7 +57,7 @@ class SentencePieceTokenizer(TextTokenizer):
     True
     """
 
-    def __init__(self, model: bytes | str):
+    def __init__(self, model: bytes | str, require_end: bool = True):
         super().__init__(name="sentencepiece_tokenizer")
         self._config_model = model
         if isinstance(model, str):
@@ -70,10 +72,10 @@ class SentencePieceTokenizer(TextTokenizer):
         self._vocabulary_size = len(tokens)
         ids = {token: index for index, token in reversed(list(enumerate(tokens)))}
         end = END_OF_TEXT if END_OF_TEXT in ids else SENTENCEPIECE_EOS
-        if end not in ids:
+        if end not in ids and require_end:
             raise ValueError(f"The model has no end-of-text piece {END_OF_TEXT!r} or {end!r}.")
         self._ids = ids
-        self._end_id = ids[end]
+        self._end_id = ids.get(end, -1)
         self._pad_id = ids.get(PAD_PIECE, self._end_id)
         self._unk_id = ids.get(UNK_PIECE, -1)
 
@@ -132,10 +134,16 @@ class MaskedSentencePieceTokenizer(SentencePieceTokenizer):
     A space before "[MASK]" belongs to the mask, as RoBERTa's `<mask>` strips it: the
     masked word was one piece such as "▁paris", so "is [MASK]." must not leave a lone
     "▁" piece in front of the mask.
+
+    `lower_case`: lower-case and strip accents (NFKD, combining marks removed) and read
+    `` and '' as ", before the model: ALBERT's preprocessing (Hugging Face's
+    `AlbertTokenizer` with `do_lower_case`, `keep_accents=False`). Off for the lossless
+    models trained here.
     """
 
-    def __init__(self, model: bytes | str):
-        super().__init__(model)
+    def __init__(self, model: bytes | str, lower_case: bool = False):
+        super().__init__(model, require_end=False)
+        self.lower_case = lower_case
         missing = [piece for piece in (CLS, SEP, MASK) if piece not in self._ids]
         if missing:
             raise ValueError(f"The SentencePiece model has no {missing} pieces (not an MLM model)")
@@ -144,6 +152,16 @@ class MaskedSentencePieceTokenizer(SentencePieceTokenizer):
             self.is_continuation = tf.constant([not starts_word(t) for t in self.vocabulary])
 
     def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        if self.lower_case:
+            # `tf.strings.lower` answers "" for a string holding NUL: read it as U+FFFD
+            strings = tf.strings.regex_replace(strings, r"\x00", "\ufffd")
+            strings = tf.strings.regex_replace(strings, "``|''", '"')
+            strings = text.normalize_utf8(strings, "NFKD")
+            strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")
+            # lower-cases the text, and so "[MASK]": back to the mask
+            strings = tf.strings.regex_replace(
+                tf.strings.lower(strings, encoding="utf-8"), re.escape(MASK.lower()), MASK
+            )
         strings = tf.strings.regex_replace(strings, " " + re.escape(MASK), MASK)
         return super()._tokenize_batch(strings)
 
@@ -162,4 +180,4 @@ class MaskedSentencePieceTokenizer(SentencePieceTokenizer):
 
 def has_masked_lm_pieces(model: bytes | str) -> bool:
     """Whether a SentencePiece model was trained for an encoder (has "[MASK]")."""
-    return MASK in SentencePieceTokenizer(model)._ids
+    return MASK in SentencePieceTokenizer(model, require_end=False)._ids

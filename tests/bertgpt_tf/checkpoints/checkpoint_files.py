@@ -206,3 +206,66 @@ def write_hf_gpt2(directory: str, seed: int = 0) -> str:
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(config, f)
     return directory
+
+
+# === ALBERT (SentencePiece) ===
+def write_spiece(directory: str, vocabulary_size: int = 40) -> int:
+    """An ALBERT-style `spiece.model` (unigram; <pad> 0, <unk> 1, [CLS] 2, [SEP] 3,
+    [MASK] 4) trained on lower-cased `BPE_TEXT`; returns its size."""
+    import sentencepiece
+
+    os.makedirs(directory, exist_ok=True)
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter([line.lower() for line in BPE_TEXT]),
+        model_prefix=os.path.join(directory, "spiece"), model_type="unigram",
+        vocab_size=vocabulary_size, pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+        user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2,
+    )  # fmt: skip
+    return vocabulary_size
+
+
+def albert_tensors(vocabulary_size: int, embedding: int = 4, seed: int = 0) -> dict:
+    """A random AlbertForPreTraining (HF names): factorized embeddings (width
+    `embedding`), one shared block, the MLM head and the sentence-order head."""
+    rng = np.random.default_rng(seed)
+    h, i, p, e = SIZES["hidden"], SIZES["intermediate"], SIZES["positions"], embedding
+    r = lambda *shape: rng.normal(0, 0.2, shape).astype(np.float32)  # noqa: E731
+    t = {
+        "albert.embeddings.word_embeddings.weight": r(vocabulary_size, e),
+        "albert.embeddings.position_embeddings.weight": r(p, e),
+        "albert.embeddings.token_type_embeddings.weight": r(2, e),
+        "albert.embeddings.LayerNorm.weight": 1 + r(e), "albert.embeddings.LayerNorm.bias": r(e),
+        "albert.encoder.embedding_hidden_mapping_in.weight": r(h, e),
+        "albert.encoder.embedding_hidden_mapping_in.bias": r(h),
+        "albert.pooler.weight": r(h, h), "albert.pooler.bias": r(h),
+        "predictions.dense.weight": r(e, h), "predictions.dense.bias": r(e),
+        "predictions.LayerNorm.weight": 1 + r(e), "predictions.LayerNorm.bias": r(e),
+        "predictions.bias": r(vocabulary_size), "sop_classifier.classifier.weight": r(2, h),
+        "sop_classifier.classifier.bias": r(2),
+    }  # fmt: skip
+    t["predictions.decoder.weight"] = t["albert.embeddings.word_embeddings.weight"]
+    t["predictions.decoder.bias"] = t["predictions.bias"]
+    prefix = "albert.encoder.albert_layer_groups.0.albert_layers.0."
+    for name, shape in [("attention.query", (h, h)), ("attention.key", (h, h)),
+                        ("attention.value", (h, h)), ("attention.dense", (h, h)),
+                        ("ffn", (i, h)), ("ffn_output", (h, i))]:  # fmt: skip
+        t[f"{prefix}{name}.weight"], t[f"{prefix}{name}.bias"] = r(*shape), r(shape[0])
+    for norm in ("attention.LayerNorm", "full_layer_layer_norm"):
+        t[f"{prefix}{norm}.weight"], t[f"{prefix}{norm}.bias"] = 1 + r(h), r(h)
+    return t
+
+
+def write_hf_albert(directory: str, seed: int = 0) -> str:
+    from safetensors.numpy import save_file
+
+    size = write_spiece(directory)
+    save_file(albert_tensors(size, seed=seed), os.path.join(directory, "model.safetensors"))
+    config = {
+        **hf_config(size), "model_type": "albert", "embedding_size": 4, "hidden_act": "gelu_new",
+        "num_hidden_groups": 1, "inner_group_num": 1, "attention_probs_dropout_prob": 0.0,
+    }  # fmt: skip
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+    with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+        json.dump({"do_lower_case": True, "keep_accents": False}, f)
+    return directory
