@@ -42,13 +42,24 @@ def test_import_minilm_serves_encode_and_embed(minilm_dir, tmp_path, assert_serv
     assert score[0] > 0.8 and score[1] < 0.3, score  # what all-MiniLM-L6-v2 is trained for
 
 
-def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
-    """`--init_from=<HF dir>`: imported into `<model_dir>/init_from`, weights unchanged
-    at learning rate 0."""
+@pytest.mark.parametrize("kind", ["bert", "roberta", "albert", "gpt2"])
+def test_fine_tuning_starts_from_a_checkpoint_directory(kind, tmp_path):
+    """`--init_from=<HF dir>` of each family: imported into `<model_dir>/init_from`,
+    weights unchanged at learning rate 0, the export named after the checkpoint and
+    answering raw text (a GPT-2 classifies with last-token pooling)."""
     from bertgpt_tf.tasks.text_classifier import TextClassifier  # noqa: F401  (registers)
+    from tests.bertgpt_tf.checkpoints.checkpoint_files import (
+        write_hf_albert,
+        write_hf_gpt2,
+        write_hf_roberta,
+    )
     from tests.bertgpt_tf.training.test_finetune import _sentiment_file
 
-    hf_dir = write_hf(str(tmp_path / "hf"), bert_tensors(4), hf_config())
+    writers = {"roberta": write_hf_roberta, "albert": write_hf_albert, "gpt2": write_hf_gpt2}
+    if kind == "bert":
+        hf_dir = write_hf(str(tmp_path / "hf"), bert_tensors(4), hf_config())
+    else:
+        hf_dir = writers[kind](str(tmp_path / "hf"))
     data = _sentiment_file(tmp_path / "sentiment.tsv", 120)
     flags = [f"--{k}={v}" for k, v in dict(
         task="classify", init_from=hf_dir, train_data=data, model_dir=tmp_path / "ft",
@@ -61,10 +72,14 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(tmp_path):
     # The export is named after the checkpoint it starts from (its folder), not a preset.
     assert os.listdir(tmp_path / "exports") == ["classify-hf"]
     tuned = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
-    original, _ = build_pretrainer(read_checkpoint(hf_dir))
-    for source in original.encoder.weights:
+    original, report = build_pretrainer(read_checkpoint(hf_dir))
+    backbone = getattr(original, "encoder", None) or original.decoder
+    for source in [w for w in backbone.weights if w.path in report["loaded"]]:
         target = next(w for w in tuned.encoder.weights if w.path == source.path)
         np.testing.assert_array_equal(source.numpy(), target.numpy(), err_msg=source.path)
+    served = tf.saved_model.load(str(tmp_path / "exports" / "classify-hf" / "1"))
+    answer = served.signatures["serving_default"](text=tf.constant(["the cat sat", "good"]))
+    assert answer["probabilities"].shape == (2, 2)
 
 
 def _tiny_checkpoint(tmp_path, tiny_vocabulary, seed: int, mlm_head: bool = True) -> str:
