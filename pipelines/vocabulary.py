@@ -6,6 +6,7 @@ import shutil
 from absl import logging
 
 from bertgpt_tf.atomic_file import atomic_path, write_text
+from bertgpt_tf.tokenizers.byte_bpe_tokenizer import merges_path
 from bertgpt_tf.tokenizers.char_tokenizer import build_char_vocabulary, write_char_vocabulary
 from bertgpt_tf.tokenizers.load_tokenizer import VOCABULARY_FILES
 from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece, write_sentencepiece_model
@@ -28,6 +29,13 @@ def ensure_vocabulary(
     training it from the training documents (validation documents stay unseen).
     `masked_lm`: a SentencePiece model for an encoder gets [CLS]/[SEP]/[MASK] pieces."""
     target = os.path.join(run_dir, VOCABULARY_FILES[kind])
+    if kind == "byte_bpe":  # vocab.json and the merges.txt beside it, as imported
+        if not vocabulary and not os.path.exists(target):
+            raise ValueError(
+                "byte_bpe (GPT-2 / RoBERTa) vocabularies come with imported checkpoints: "
+                "give --vocabulary=<vocab.json> (merges.txt beside it) or --init_from"
+            )
+        _given_or_existing(merges_path(target), vocabulary and merges_path(vocabulary))
     if _given_or_existing(target, vocabulary):
         return target
     logging.info(

@@ -119,6 +119,32 @@ def test_continued_pretraining_starts_from_the_checkpoint(tiny_corpus, tiny_voca
     assert after < before, (before, after)
 
 
+def test_continued_causal_pretraining_starts_from_an_imported_gpt2(tiny_corpus, tmp_path):
+    """`--task=clm --init_from=<GPT-2 HF dir>`: its sizes and byte-level BPE, the held-out
+    loss of the starting weights in results.json, and lower after; the export named
+    after the checkpoint generates."""
+    from tests.bertgpt_tf.checkpoints.checkpoint_files import write_hf_gpt2
+
+    hf_dir = write_hf_gpt2(str(tmp_path / "gpt2"))
+    flags = _pretraining_flags(tiny_corpus, tmp_path, "run", task="clm", init_from=hf_dir,
+                               steps=30, steps_per_epoch=10, validation_steps=4,
+                               learning_rate=3e-3, dropout=0)  # fmt: skip
+    done = run(0, [f for f in flags if not f.startswith("--max_predictions")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = Config.from_json(str(tmp_path / "run" / "config.json"))
+    assert (config.model.hidden_dim, config.data.tokenizer) == (8, "byte_bpe")
+    with open(tmp_path / "run" / "results.json") as f:
+        results = json.load(f)
+    before, after = results["before"]["val_loss"], results["history"]["val_loss"][-1]
+    assert after < before, (before, after)
+    generate = tf.saved_model.load(str(tmp_path / "exports" / "clm-gpt2" / "1"))
+    answer = generate.signatures["generate"](
+        prompt=tf.constant(["The cat"]), max_new_tokens=tf.constant(4), seed=tf.constant(0),
+        temperature=tf.constant(0.0), top_k=tf.constant(0), top_p=tf.constant(1.0),
+    )  # fmt: skip
+    assert answer["num_new_tokens"].numpy().tolist() == [4]
+
+
 @pytest.mark.slow  # ~45 s; tests/bertgpt_tf/tasks/test_distill_pretrainer.py runs by default
 def test_distilling_an_imported_teacher_into_a_narrower_student(
     tiny_corpus, tiny_vocabulary, tmp_path
