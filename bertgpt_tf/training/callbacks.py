@@ -23,17 +23,34 @@ class TrainingMonitor(keras.callbacks.Callback):
     learning rate, examples/s, tokens/s and the batch logs (`batch_loss`, ...: the
     epoch's running means) to TensorBoard (`<log_dir>/train`), keyed by the global step,
     and flushes, so a running job shows them at once and a short one has them at all.
-    The clock stops during validation: the rates are training throughput.
+    The clock stops during validation: the rates are training throughput. Each line ends
+    with an ETA: the steps left at the last window's rate, or the time budget left if
+    that ends first. The step is read from the device once, at the start (a resumed run
+    restores it), then counted: no per-batch read-back.
 
     Args:
         log_dir: TensorBoard directory (the same one `TensorBoard` uses).
         batch_size: global batch size.
         tokens_per_example: tokens each example feeds the model (sequence length).
         log_every: steps between log lines.
+        total_steps: the run's step budget (for the ETA); 0: no ETA from steps.
+        max_minutes: the run's time budget (for the ETA); 0: none.
     """
 
-    def __init__(self, log_dir: str, batch_size: int, tokens_per_example: int, log_every=50):
+    def __init__(
+        self,
+        log_dir: str,
+        batch_size: int,
+        tokens_per_example: int,
+        log_every=50,
+        total_steps: int = 0,
+        max_minutes: float = 0.0,
+    ):
         super().__init__()
+        self.total_steps_budget = total_steps
+        self.max_seconds = max_minutes * 60
+        self.step = 0
+        self.started = None
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
         self.batch_size = batch_size
         self.tokens_per_example = tokens_per_example
@@ -46,17 +63,21 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.total_steps = 0
         self.total_seconds = 0.0
 
+    def on_train_begin(self, logs=None):
+        self.step = global_step(self.model)
+        self.started = time.perf_counter()
+
     def on_train_batch_begin(self, batch, logs=None):
         if self.last_time is None:  # measure from the first step, not from tracing
             self.last_time = time.perf_counter()
-            self.last_step = global_step(self.model)
+            self.last_step = self.step
             self.paused = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         self.logs = logs or {}
-        step = global_step(self.model)
-        if step - self.last_step >= self.log_every:
-            self._write(step)
+        self.step += 1
+        if self.step - self.last_step >= self.log_every:
+            self._write(self.step)
 
     def on_test_begin(self, logs=None):
         self.pause_start = time.perf_counter()
@@ -67,9 +88,8 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.pause_start = None
 
     def on_epoch_end(self, epoch, logs=None):
-        step = global_step(self.model)
-        if self.last_time is not None and step > self.last_step:  # the epoch's last steps
-            self._write(step)
+        if self.last_time is not None and self.step > self.last_step:  # the epoch's last steps
+            self._write(self.step)
 
     def on_train_end(self, logs=None):
         self.last_time = None
@@ -96,10 +116,23 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.writer.flush()
         loss = self.logs.get("loss", float("nan"))
         logging.info(
-            "step %d  loss %.4f  lr %.2e  %.1f examples/s  %.0f tokens/s",
+            "step %d  loss %.4f  lr %.2e  %.1f examples/s  %.0f tokens/s%s",
             step, loss, learning_rate, examples_per_second, tokens_per_second,
+            self._eta(step, steps / seconds, now),
         )  # fmt: skip
         self.last_time, self.last_step, self.paused = now, step, 0.0
+
+    def _eta(self, step: int, steps_per_second: float, now: float) -> str:
+        """ "  ETA 12m05s" (the earlier of the step and time budgets), or "" without one."""
+        left = []
+        if self.total_steps_budget:
+            left.append(max(self.total_steps_budget - step, 0) / max(steps_per_second, 1e-9))
+        if self.max_seconds and self.started is not None:
+            left.append(max(self.max_seconds - (now - self.started), 0.0))
+        if not left:
+            return ""
+        minutes, seconds = divmod(int(min(left)), 60)
+        return f"  ETA {minutes}m{seconds:02d}s"
 
     def mean_tokens_per_second(self) -> float:
         if not self.total_seconds:
@@ -178,10 +211,15 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.directory = directory
         self.every = every
         self.keep = keep
+        self.step = 0
         os.makedirs(directory, exist_ok=True)
 
+    def on_train_begin(self, logs=None):
+        self.step = global_step(self.model)  # once; then counted (no per-batch read-back)
+
     def on_train_batch_end(self, batch, logs=None):
-        step = global_step(self.model)
+        self.step += 1
+        step = self.step
         if self.every and step % self.every == 0:
             check_finite_weights(self.model)
             path = os.path.join(self.directory, f"step-{step:08d}.weights.h5")

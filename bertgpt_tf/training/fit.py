@@ -131,7 +131,9 @@ def fit(
     in a fixed order). `extra_callbacks` run before the TensorBoard callback, so metrics
     they add to the logs are recorded."""
     log_dir = os.path.join(run_dir, "logs")
-    monitor = TrainingMonitor(log_dir, batch_size, tokens_per_example, log_every)
+    monitor = TrainingMonitor(
+        log_dir, batch_size, tokens_per_example, log_every, steps, max_minutes
+    )
     callbacks = [
         StopOnNonFiniteLoss(),  # first: raises before the backup/checkpoints save NaNs
         RunBackup(os.path.join(run_dir, BACKUP_DIR)),

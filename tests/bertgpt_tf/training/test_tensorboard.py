@@ -68,6 +68,34 @@ def test_fit_writes_every_scalar_of_a_short_run(tmp_path):
     np.testing.assert_allclose(train["batch_loss"][7], history.history["loss"][-1], rtol=1e-5)
 
 
+def test_progress_lines_show_an_eta_and_read_the_step_once(tmp_path, monkeypatch, caplog):
+    """Each progress line ends with the ETA of the step budget (0 at the end); the
+    optimizer step is read from the device once per process, at the start, then counted
+    (a read per batch would sync host and device every step)."""
+    from bertgpt_tf.training import callbacks
+
+    reads = []
+    real_global_step = callbacks.global_step
+    monkeypatch.setattr(callbacks, "global_step", lambda m: reads.append(1) or real_global_step(m))
+    keras.utils.set_random_seed(0)
+    with make_strategy().scope():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4).repeat()
+    with caplog.at_level("INFO", logger="absl"):
+        fit(model, data, None, str(tmp_path), steps=12, steps_per_epoch=6, batch_size=4,
+            tokens_per_example=10, log_every=4, checkpoint_every=5)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if "tokens/s" in r.getMessage()]
+    assert [line.split()[1] for line in lines] == ["4", "6", "10", "12"]
+    assert all("ETA " in line for line in lines) and lines[-1].endswith("ETA 0m00s")
+    assert int(model.optimizer.iterations.numpy()) == 12
+    assert len(reads) <= 3  # monitor, step checkpoint, step budget: at train begin only
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [
+        "step-00000005.weights.h5", "step-00000010.weights.h5"
+    ]  # fmt: skip
+
+
 def test_mlm_pretraining_run_logs_its_scalars(tiny_corpus, tiny_vocabulary, tmp_path):
     from bertgpt_tf.training.pretrain import prepare_pretraining, pretrain
     from pipelines.task_data import pretraining_inputs
