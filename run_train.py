@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags, logging
 
-from bertgpt_tf.config import Config, config_fields
+from bertgpt_tf.config import Config, config_fields, fields_ignored_by
 from pipelines import tasks
 
 _FLAG_TYPES = {
@@ -94,11 +94,29 @@ TASKS = {
 }  # fmt: skip
 
 
+# run_train's own flags that only some tasks read.
+_FLAG_TASKS = {
+    **dict.fromkeys(("max_new_tokens", "temperature", "top_k", "top_p", "sample_seed"),
+                    ("generate",)),
+    "prompt": ("fill_mask", "generate", "mlm", "clm"),  # mlm/clm: TensorBoard samples
+}  # fmt: skip
+
+
+def _warn_ignored_flags(task: str) -> None:
+    """One warning per flag given on the command line that `task` does not read."""
+    given = [name for name in FLAGS if FLAGS[name].present]
+    ignored = fields_ignored_by(task, [n for n in given if n in config_fields()])
+    ignored += [n for n in given if task not in _FLAG_TASKS.get(n, (task,))]
+    for name in ignored:
+        logging.warning("--%s does not apply to --task=%s: ignored", name, task)
+
+
 def main(argv):
     del argv
     task = FLAGS.task or "mlm"
     if task not in TASKS:
         raise app.UsageError(f"--task must be one of {sorted(TASKS)}, got {task!r}")
+    _warn_ignored_flags(task)
     try:
         print(TASKS[task](load_config()))
     # Bad input or config, a disk or permission fault (OSError: full disk, a folder

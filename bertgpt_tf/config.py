@@ -166,6 +166,64 @@ TASK_DEFAULTS: dict[str, dict] = {
     ),
 }
 
+_FINETUNING = ("classify", "regress", "embed", "ner", "evaluate")
+_BERT_FAMILY = (*ENCODER_PRETRAINING, *_FINETUNING[:-1])  # fine-tuning from scratch: BERT
+# Fields that only some tasks read: giving one to another task is warned about
+# (`fields_ignored_by`), never silently dropped. Fields not listed apply to every task
+# that trains, or are read from the run (export, fill_mask, generate, report).
+FIELD_TASKS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ("mask_rate", "max_predictions_per_seq", "whole_word_masking", "pair_objective"),
+        ENCODER_PRETRAINING,
+    ),
+    **dict.fromkeys(
+        ("embedding_dim", "share_layers", "conv_width", "num_segments", "activation"),
+        _BERT_FAMILY,
+    ),
+    "normalize_first": (*_BERT_FAMILY, "translate"),
+    "tie_word_embeddings": ENCODER_PRETRAINING,  # the MLM head's projection
+    **dict.fromkeys(("position", "ffn"), ("clm",)),
+    **dict.fromkeys(("generator_fraction", "discriminator_weight"), ("electra",)),
+    **dict.fromkeys(
+        ("teacher", "student_layers", "student_hidden_dim", "distill_temperature"), ("distill",)
+    ),
+    **dict.fromkeys(
+        (
+            "source_language",
+            "target_language",
+            "shared_vocabulary",
+            "target_vocabulary",
+            "target_vocabulary_size",
+            "label_smoothing",
+            "beam_size",
+            "length_penalty",
+        ),
+        ("translate",),
+    ),  # fmt: skip
+    **dict.fromkeys(
+        (
+            "text_column",
+            "text_b_column",
+            "label_column",
+            "max_unknown_share",
+            "patience",
+            "class_weights",
+            "freeze_layers",
+            "lora_rank",
+            "prefix_length",
+        ),
+        _FINETUNING,
+    ),  # fmt: skip
+    "dataset": (*_FINETUNING, "report"),
+}
+
+
+def fields_ignored_by(task: str, given: list[str]) -> list[str]:
+    """The fields among `given` (flags set on the command line) that `task` does not
+    read, by `FIELD_TASKS`."""
+    return [name for name in given if task not in FIELD_TASKS.get(name, (task,))]
+
+
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 

@@ -52,3 +52,16 @@ def test_diverged_run_stops_with_the_step_and_exports_nothing(
     ), last
     assert not exports.exists() and not (run_dir / "model.keras").exists()
     assert not (run_dir / "results.json").exists()
+
+
+def test_a_flag_the_task_does_not_read_is_warned_about_by_name(tmp_path):
+    """`--beam_size` (translate), `--top_k` (generate) and `--mask_rate` (MLM) given to
+    `--task=vocab` each get a warning naming flag and task; a flag vocab reads does not."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder\n")
+    result = run_train(
+        "--task=vocab", f"--model_dir={a_file / 'run'}", "--beam_size=3", "--top_k=5",
+        "--mask_rate=0.2", "--vocabulary_size_target=100",
+    )  # fmt: skip
+    warned = re.findall(r"--(\w+) does not apply to --task=vocab: ignored", result.stderr)
+    assert sorted(warned) == ["beam_size", "mask_rate", "top_k"], result.stderr[-2000:]
