@@ -7,6 +7,7 @@ import tensorflow as tf
 from bertgpt_tf.tasks.sentence_embedder import SIDES
 from bertgpt_tf.tokenizers.segment_packer import encode_texts, encode_words
 from pipelines.length_buckets import bucket_by_length
+from pipelines.shuffle import shuffled_epochs
 from pipelines.task_files import (
     DataError,
     LabeledTexts,
@@ -61,7 +62,7 @@ def make_finetune_dataset(
         elements = (features, targets, class_weights[targets])
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     if training:
-        dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
+        dataset = shuffled_epochs(dataset, len(data), seed)
     dataset = _batched(dataset, batch_size, training)
 
     def encode(features, *rest):
@@ -94,7 +95,7 @@ def make_embed_dataset(
     features = (np.asarray(data.texts, object), np.asarray(data.texts_b, object))
     dataset = tf.data.Dataset.from_tensor_slices((features, targets))
     if training:
-        dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
+        dataset = shuffled_epochs(dataset, len(data), seed)
     dataset = _batched(dataset, batch_size, training)
 
     def encode(texts, target):
@@ -136,7 +137,7 @@ def make_ner_dataset(
     tag_ids = tf.ragged.constant([[index[t] for t in s] for s in data.tags], dtype=tf.int32)
     dataset = tf.data.Dataset.from_tensor_slices((words, tag_ids))
     if training:
-        dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True).repeat()
+        dataset = shuffled_epochs(dataset, len(data), seed)
     dataset = _batched(dataset, batch_size, training, ragged=True)
 
     def encode(words, tag_ids):

@@ -36,7 +36,8 @@ def bucket_by_length(
         length = tf.minimum((longest + multiple - 1) // multiple * multiple, sequence_length)
         return tf.nest.map_structure(lambda t: _trim(t, sequence_length, length), batch)
 
-    batches = windows.flat_map(split).shuffle(window, seed=seed)
+    # one endless stream: no reshuffle per iterator (each would draw a new seed)
+    batches = windows.flat_map(split).shuffle(window, seed=seed, reshuffle_each_iteration=False)
     return batches.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertgpt_tf.tokenizers.seq2seq_packing import pack_source, pack_target
+from pipelines.shuffle import shuffled_epochs
 from pipelines.sources import resolve_data_dir
 
 DEFAULT_DATASET = "multi30k"
@@ -122,9 +123,13 @@ def make_translation_dataset(
         if len(bucket_sources) < batch_size:
             continue
         dataset = tf.data.Dataset.from_tensor_slices((bucket_sources, bucket_targets))
-        if shuffle_seed is not None:
-            dataset = dataset.shuffle(len(bucket_sources), seed=shuffle_seed + length)
-        if repeat:
+        if shuffle_seed is not None and repeat:  # each epoch its order, every iterator alike
+            dataset = shuffled_epochs(dataset, len(bucket_sources), shuffle_seed + length)
+        elif shuffle_seed is not None:
+            dataset = dataset.shuffle(
+                len(bucket_sources), seed=shuffle_seed + length, reshuffle_each_iteration=False
+            )
+        elif repeat:
             dataset = dataset.repeat()
         dataset = dataset.batch(batch_size, drop_remainder=True)
         pack = functools.partial(_tokenize_and_pack, source_tokenizer, target_tokenizer, length)

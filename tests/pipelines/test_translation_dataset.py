@@ -88,6 +88,21 @@ def test_shuffled_repeated_dataset_is_reproducible(corpus):
     assert first_batches(1) == first_batches(1) != first_batches(2)
 
 
+def test_every_iterator_of_the_training_stream_sees_the_same_batches(corpus):
+    """Past the end of the first epoch too: a resumed run's `skip()` (and Keras' peek
+    iterator before it) must not move the order of later epochs."""
+    _, splits, tokenizer = corpus
+    dataset = make_translation_dataset(*splits["train"], tokenizer, tokenizer, 12, 8, 1, True)
+    one_epoch = sum(
+        1 for _ in make_translation_dataset(*splits["train"], tokenizer, tokenizer, 12, 8)
+    )
+    next(iter(dataset))
+    first, second = (
+        [labels.numpy().tolist() for _, labels, _ in dataset.take(3 * one_epoch)] for _ in "ab"
+    )
+    assert first == second
+
+
 def test_missing_file_and_misaligned_files_name_the_path(corpus, tmp_path):
     folder, _, _ = corpus
     with pytest.raises(FileNotFoundError, match="test_2016_flickr.fr"):
