@@ -1,11 +1,14 @@
-"""BERT MLM training throughput: ours vs keras-hub's `BertMaskedLM`, side by side.
+"""Training throughput, BERT MLM or GPT causal LM: ours vs keras-hub, side by side.
 
-    python -m benchmarks.training_speed [--precisions=fp32,bf16] [--repeats=3] \
-        [--vocabulary=runs/<an mlm run>/vocab.txt]
+    python -m benchmarks.training_speed [--model=bert|gpt] [--precisions=fp32,bf16] \
+        [--repeats=3] [--vocabulary=runs/<an mlm run>/vocab.txt]
 
-The config of ../shared/PEERS.md: vocabulary 30,522, 4 layers, hidden 256, 4 heads, FFN
-1024, sequence 128, batch 32, 20 masked predictions per sequence, dropout 0.1, AdamW,
-XLA off, vocabulary projection on the masked positions only, `model.fit` everywhere.
+The configs of ../shared/PEERS.md, `model.fit` everywhere, dropout 0.1, AdamW:
+- bert: vocabulary 30,522, 4 layers, hidden 256, 4 heads, FFN 1024, sequence 128, batch
+  32, 20 masked predictions per sequence, vocabulary projection on the masked positions
+  only; keras-hub's `BertMaskedLM` against our `BertPretrainer`.
+- gpt: vocabulary 50,257, the same 4 x 256 blocks, sequence 256, batch 16; keras-hub's
+  `GPT2CausalLM` against our `GPTCausalLM` (`run_train.py --task=clm`'s model).
 Rows:
 - `keras-hub`: `keras_hub.models.BertMaskedLM` compiled with AdamW and `jit_compile=False`,
   and `keras-hub, XLA` with `jit_compile=True` (Keras' default "auto" turns XLA on, which
@@ -37,6 +40,7 @@ import time
 import keras
 from absl import app, flags
 
+flags.DEFINE_enum("model", "bert", ["bert", "gpt"], "BERT MLM or GPT causal LM")
 flags.DEFINE_list("precisions", ["fp32", "bf16"], "fp32 and/or bf16 (mixed_bfloat16)")
 flags.DEFINE_integer("repeats", 3, "processes per cell (median reported)")
 flags.DEFINE_integer("steps", 60, "timed steps per process")
@@ -47,10 +51,11 @@ flags.DEFINE_string("cell", "", "internal: run one cell (`<row>:<precision>`) an
 FLAGS = flags.FLAGS
 
 VOCABULARY_SIZE, SEQUENCE, BATCH, PREDICTIONS = 30522, 128, 32, 20
+GPT_VOCABULARY_SIZE, GPT_SEQUENCE, GPT_BATCH = 50257, 256, 16
 SIZES = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024)
 ROWS = {
-    "keras_hub": "keras-hub BertMaskedLM",
-    "keras_hub_xla": "keras-hub BertMaskedLM, XLA",
+    "keras_hub": "keras-hub (BertMaskedLM / GPT2CausalLM)",
+    "keras_hub_xla": "keras-hub, XLA",
     "ours": "ours, tensors in",
     "ours_text": "ours, text in (tf.data pipeline)",
 }
@@ -84,6 +89,52 @@ def _token_batches(num_batches: int = 16):
 
 
 PEERS = ("keras_hub", "keras_hub_xla")
+
+
+def _gpt_batches(num_batches: int = 16):
+    """Random causal-LM batches (all tokens real), cached and repeated forever."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    n = num_batches * GPT_BATCH
+    ids = rng.integers(1, GPT_VOCABULARY_SIZE, (n, GPT_SEQUENCE + 1)).astype("int32")
+    x = {"token_ids": ids[:, :-1], "padding_mask": np.ones((n, GPT_SEQUENCE), "int32")}
+    weights = np.ones((n, GPT_SEQUENCE), "float32")
+    data = tf.data.Dataset.from_tensor_slices((x, ids[:, 1:], weights)).batch(
+        GPT_BATCH, drop_remainder=True
+    )
+    return data.cache().repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def _keras_hub_gpt(jit_compile: bool):
+    import keras_hub
+
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=GPT_VOCABULARY_SIZE, max_sequence_length=1024, dropout=0.1, **SIZES
+    )
+    model = keras_hub.models.GPT2CausalLM(backbone, preprocessor=None)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01), jit_compile=jit_compile
+    )
+    return model, _gpt_batches()
+
+
+def _our_gpt():
+    from bertgpt_tf.config import Config
+    from bertgpt_tf.tasks.build_model import build_model
+    from bertgpt_tf.training.fit import make_strategy
+    from bertgpt_tf.training.optimizer import make_optimizer
+
+    config = Config.from_preset(
+        "mini", task="clm", vocabulary_size=GPT_VOCABULARY_SIZE, sequence_length=GPT_SEQUENCE,
+        max_sequence_length=1024, batch_size=GPT_BATCH, dropout=0.1,
+    )  # fmt: skip
+    with make_strategy().scope():
+        model = build_model(config)
+        t = config.train
+        model.compile(make_optimizer(1e-4, t.warmup_steps, t.steps, weight_decay=0.01))
+    return model, _gpt_batches()
 
 
 def _keras_hub_model(jit_compile: bool):
@@ -147,7 +198,10 @@ def run_cell(cell: str) -> dict:
     if precision == "bf16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
-    if row in PEERS:
+    if FLAGS.model == "gpt":
+        gpt = row in PEERS
+        model, data = _keras_hub_gpt(row == "keras_hub_xla") if gpt else _our_gpt()
+    elif row in PEERS:
         model, data = _keras_hub_model(jit_compile=row == "keras_hub_xla")
     else:
         model, data = _our_model(row == "ours_text")
@@ -156,16 +210,21 @@ def run_cell(cell: str) -> dict:
     history = model.fit(data, steps_per_epoch=total, epochs=1, callbacks=[timer], verbose=0)
     seconds = timer.end - timer.start
     return {
-        "tokens_per_second": FLAGS.steps * BATCH * SEQUENCE / seconds,
+        "tokens_per_second": FLAGS.steps * _tokens_per_step() / seconds,
         "loss": float(history.history["loss"][-1]),
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
 
+def _tokens_per_step() -> int:
+    return GPT_BATCH * GPT_SEQUENCE if FLAGS.model == "gpt" else BATCH * SEQUENCE
+
+
 def _run_in_process(cell: str) -> dict:
     args = [sys.executable, "-m", "benchmarks.training_speed", f"--cell={cell}"]
     args += [
-        f"--{k}={getattr(FLAGS, k)}" for k in ("steps", "warmup_steps", "vocabulary", "data_dir")
+        f"--{k}={getattr(FLAGS, k)}"
+        for k in ("model", "steps", "warmup_steps", "vocabulary", "data_dir")
     ]
     done = subprocess.run(
         args, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -180,7 +239,7 @@ def main(argv):
     if FLAGS.cell:
         print(json.dumps(run_cell(FLAGS.cell)))
         return
-    rows = [r for r in ROWS if r != "ours_text" or FLAGS.vocabulary]
+    rows = [r for r in ROWS if r != "ours_text" or (FLAGS.vocabulary and FLAGS.model == "bert")]
     cells = [f"{r}:{p}" for p in FLAGS.precisions for r in rows]
     results = {c: [] for c in cells}
     for repeat in range(FLAGS.repeats):
@@ -189,7 +248,8 @@ def main(argv):
             r = results[cell][-1]
             print(f"[{repeat + 1}/{FLAGS.repeats}] {cell:16s} {r['tokens_per_second']:8,.0f} tokens/s"
                   f"  loss {r['loss']:.3f}  peak RSS {r['peak_rss_gb']:.2f} GB", flush=True)  # fmt: skip
-    print(f"\nBERT MLM training, tokens/s (median of {FLAGS.repeats} processes, "
+    what = "GPT causal-LM" if FLAGS.model == "gpt" else "BERT MLM"
+    print(f"\n{what} training, tokens/s (median of {FLAGS.repeats} processes, "
           f"{FLAGS.steps} steps each; range; ratio to the best keras-hub row of the same "
           "column)\n")  # fmt: skip
     print("| row | " + " | ".join(FLAGS.precisions) + " | peak RSS |")
