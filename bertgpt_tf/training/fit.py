@@ -30,9 +30,13 @@ from bertgpt_tf.training.run_backup import RunBackup
 BACKUP_DIR = "backup"
 
 
-def make_strategy() -> tf.distribute.MirroredStrategy:
-    """MirroredStrategy over every visible GPU, else every (logical) CPU device."""
+def make_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over every visible GPU, else every (logical) CPU device; with one
+    device, TF's default strategy: the same numbers without the mirrored wrapper, which
+    cost ~6 % of a training step on one CPU device (benchmarks/training_speed.py)."""
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    if len(devices) == 1:
+        return tf.distribute.get_strategy()
     return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
 
 
