@@ -120,10 +120,10 @@ def corpus_curve(conv_width: int, steps: int, vocabulary: str, every: int = 50) 
 def embedding_anisotropy(run_dir: str, sample: int = 2000) -> tuple[float, float]:
     """(mean pairwise cosine of `sample` token embeddings, share of their mean squared
     norm that is the mean vector): both about 0 for random rows, 1 when collapsed."""
-    from bertgpt_tf.tasks import gpt_causal_lm  # noqa: F401  (registers classes)
+    from bertgpt_tf.tasks.load_task_model import load_task_model
 
-    model = keras.saving.load_model(f"{run_dir}/model.keras", compile=False)
-    rows = model.encoder.token_embedding.embeddings.numpy()[5:]  # past the specials
+    model = load_task_model(f"{run_dir}/model.keras")
+    rows = model.backbone.token_embedding.embeddings.numpy()[5:]  # past the specials
     rng = np.random.default_rng(0)
     rows = rows[rng.choice(len(rows), min(sample, len(rows)), replace=False)]
     unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)

@@ -89,15 +89,13 @@ def row(name: str, single: np.ndarray, batched: np.ndarray) -> str:
 
 def keras_export_peer(run_dir: str, texts: list[str], sequence_length: int):
     """The same classifier via Keras `model.export` (token tensors in), as PEERS.md."""
-    import keras
-
     from bertgpt_tf.config import Config
-    from bertgpt_tf.tasks import text_classifier  # noqa: F401  (registers classes)
+    from bertgpt_tf.tasks.load_task_model import load_task_model
     from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
     from bertgpt_tf.tokenizers.segment_packer import encode_texts
 
     config = Config.from_json(os.path.join(run_dir, "config.json"))
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    model = load_task_model(os.path.join(run_dir, "model.keras"))
     tokenizer = load_tokenizer(
         "wordpiece", config.data.vocabulary, config.data.lower_case,
         normalization=config.data.normalization,

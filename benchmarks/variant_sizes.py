@@ -35,7 +35,7 @@ def size_table(preset: str, vocabulary_size: int) -> str:
     models["distilbert"] = DistillPretrainer(
         models["bert"], max(1, configs["bert"].model.num_layers // 2)
     )
-    bert_encoder = models["bert"].encoder.count_params()
+    bert_encoder = models["bert"].backbone.count_params()
     lines = [
         f"Parameters at preset {preset!r} (hidden {configs['bert'].model.hidden_dim}), "
         f"vocabulary {vocabulary_size:,}",
@@ -44,7 +44,7 @@ def size_table(preset: str, vocabulary_size: int) -> str:
         "|---|---|---|---|",
     ]
     for name, model in models.items():
-        encoder: BertEncoder = model.encoder
+        encoder: BertEncoder = model.backbone
         count = encoder.count_params()
         lines.append(
             f"| {name} | {count:,} | {count / bert_encoder:.2f}x | {model.count_params():,} |"

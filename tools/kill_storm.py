@@ -126,17 +126,15 @@ def kill_once(cmd, run_dir, export_base, log, aim: str, delay: float, timeout: f
 
 def compare(unbroken: str, broken: str) -> tuple[int, int, float]:
     """(steps unbroken, steps broken, max |weight difference|) of two finished runs."""
-    import keras
     import numpy as np
 
-    from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes)
+    from bertgpt_tf.tasks.load_task_model import load_task_model
 
     steps = []
     for run_dir in (unbroken, broken):
         with open(os.path.join(run_dir, "results.json")) as f:
             steps.append(json.load(f)["steps"])
-    a, b = (keras.saving.load_model(os.path.join(d, "model.keras"), compile=False)
-            for d in (unbroken, broken))  # fmt: skip
+    a, b = (load_task_model(os.path.join(d, "model.keras")) for d in (unbroken, broken))
     diff = max(float(np.max(np.abs(x - y))) for x, y in
                zip(a.get_weights(), b.get_weights(), strict=True))  # fmt: skip
     return steps[0], steps[1], diff

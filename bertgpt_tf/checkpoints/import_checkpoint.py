@@ -403,7 +403,6 @@ def import_checkpoint(path: str, run_dir: str, base_config=None, name: str = "")
             f"{checkpoint.sizes['vocabulary_size']} rows"
         )
     model.save(os.path.join(run_dir, "model.keras"))
-    backbone = getattr(model, "encoder", None) or model.decoder
     config.to_json(os.path.join(run_dir, "config.json"))
     manifest = {
         "source": os.path.abspath(path),
@@ -411,7 +410,7 @@ def import_checkpoint(path: str, run_dir: str, base_config=None, name: str = "")
         "model_type": checkpoint.model_type,
         "mlm_head": checkpoint.has_mlm_head,
         "pair_head": checkpoint.has_pair_head,
-        "parameters": int(sum(np.prod(w.shape) for w in backbone.weights)),
+        "parameters": int(sum(np.prod(w.shape) for w in model.backbone.weights)),
         "missing": missing,
         "unused": checkpoint.unused + report["unused"],
     }

@@ -3,7 +3,6 @@
 import json
 import os
 
-import keras
 import tensorflow as tf
 
 from bertgpt_tf.checkpoints.import_checkpoint import read_manifest
@@ -12,13 +11,7 @@ from bertgpt_tf.export.clm_serving import CausalLMServing
 from bertgpt_tf.export.mlm_serving import MaskedLMServing
 from bertgpt_tf.export.saved_model import export_saved_model
 from bertgpt_tf.export.translate_serving import TranslateServing
-from bertgpt_tf.tasks import (  # noqa: F401  (registers classes)
-    bert_pretrainer,
-    distill_pretrainer,
-    electra_pretrainer,
-    gpt_causal_lm,
-    translator,
-)
+from bertgpt_tf.tasks.load_task_model import load_task_model
 from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer, load_tokenizer_pair
 
 
@@ -29,24 +22,23 @@ def load_serving_module(config: Config) -> MaskedLMServing | CausalLMServing | T
         raise FileNotFoundError(
             f"--model_dir must be a finished run (no model.keras in {run_dir!r})"
         )
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    model = load_task_model(os.path.join(run_dir, "model.keras"))
     d, t = config.data, config.train
     if t.task == "translate":
         tokenizers = load_tokenizer_pair(config.tokenizer_kind, d.vocabulary, d.target_vocabulary)
         return TranslateServing(
-            model.seq2seq, *tokenizers, d.sequence_length, t.beam_size, t.length_penalty
+            model.backbone, *tokenizers, d.sequence_length, t.beam_size, t.length_penalty
         )
     tokenizer = load_tokenizer(
         config.tokenizer_kind, d.vocabulary, d.lower_case, special_tokens_in_strings=True,
         normalization=d.normalization,
     )  # fmt: skip
     if config.train.task == "clm":
-        limit = min(256, model.decoder.max_sequence_length // 2)
-        return CausalLMServing(model.decoder, tokenizer, max_new_tokens_limit=limit)
-    if config.train.task == "distill":
-        return MaskedLMServing(model.student, tokenizer, d.sequence_length)
-    if config.train.task == "electra":
-        return MaskedLMServing(model.generator, tokenizer, d.sequence_length, encoder=model.encoder)
+        limit = min(256, model.backbone.max_sequence_length // 2)
+        return CausalLMServing(model.backbone, tokenizer, max_new_tokens_limit=limit)
+    if t.task in ("distill", "electra"):  # fill_mask: the student's or the generator's head
+        mlm = model.student if t.task == "distill" else model.generator
+        return MaskedLMServing(mlm, tokenizer, d.sequence_length, backbone=model.backbone)
     manifest = read_manifest(run_dir) or {}  # an imported checkpoint without an MLM head:
     fill_mask = manifest.get("mlm_head", True)
     return MaskedLMServing(model, tokenizer, d.sequence_length, fill_mask=fill_mask)
@@ -106,7 +98,7 @@ def export_embedder(config: Config, export_base: str, version: int | None = None
         config.tokenizer_kind, config.data.vocabulary, config.data.lower_case,
         normalization=config.data.normalization,
     )  # fmt: skip
-    embedder = SentenceEmbedder(module.encoder)
+    embedder = SentenceEmbedder(module.backbone)
     name = f"{config.export_name}-embed"
     card = {"task": "embed", "config": config.to_dict(), "run_dir": config.train.model_dir,
             "training_data": training_data(config)}  # fmt: skip

@@ -28,11 +28,11 @@ class MaskedLMServing(ServingModule):
     `fill_mask_tokens`.
 
     Args:
-        pretrainer: a trained `BertPretrainer` (its `encoder` and `mlm_head` are used).
+        pretrainer: a trained `BertPretrainer` (its `backbone` and `mlm_head` are used).
         tokenizer: the run's `WordPieceTokenizer` (built with special tokens in strings).
         sequence_length: requests are truncated to this many tokens.
         top_k: candidates returned per [MASK].
-        encoder: the encoder `encode*` runs; default the pretrainer's. ELECTRA serves
+        backbone: the encoder `encode*` runs; default the pretrainer's. ELECTRA serves
             `fill_mask` with its generator and `encode` with its discriminator.
         fill_mask: serve `fill_mask*`; off for an imported encoder whose checkpoint had
             no MLM head (its head would be untrained): then `encode` is the default.
@@ -46,19 +46,19 @@ class MaskedLMServing(ServingModule):
         tokenizer: WordPieceTokenizer,
         sequence_length: int = 128,
         top_k: int = 5,
-        encoder: keras.Model | None = None,
+        backbone: keras.Model | None = None,
         fill_mask: bool = True,
     ):
         super().__init__(name="masked_lm_serving")
         if not fill_mask:
             self.endpoints = tuple(e for e in self.endpoints if not e.startswith("fill_mask"))
         self.pretrainer = pretrainer
-        self.encoder = encoder or pretrainer.encoder
+        self.backbone = backbone or pretrainer.backbone
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
         self.top_k = top_k
         # Track every variable explicitly so tf.saved_model.save finds them all.
-        variables = {id(v): v for v in [*pretrainer.variables, *self.encoder.variables]}
+        variables = {id(v): v for v in [*pretrainer.variables, *self.backbone.variables]}
         self.model_variables = list(variables.values())
 
     # --- preprocessing: raw text -> model inputs --------------------------------------
@@ -71,7 +71,7 @@ class MaskedLMServing(ServingModule):
 
     @tf.function(input_signature=[TOKENS, TOKENS, TOKENS])
     def encode_tokens(self, token_ids, segment_ids, padding_mask):
-        outputs = self.encoder(
+        outputs = self.backbone(
             {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
         )
         return {

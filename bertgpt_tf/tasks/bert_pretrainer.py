@@ -1,9 +1,10 @@
-"""BertPretrainer: encoder + tied MLM head (+ NSP/SOP head), losses and metrics."""
+"""BertPretrainer: backbone (`BertEncoder`) + tied MLM head (+ NSP/SOP head), losses and metrics."""
 
 import keras
 import keras_hub
 
 from bertgpt_tf.models.bert_encoder import ACTIVATIONS, BertEncoder, bert_kernel_initializer
+from bertgpt_tf.tasks.legacy_files import backbone_from_config
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
@@ -22,7 +23,7 @@ class BertPretrainer(keras.Model):
     (`nsp` or `sop`). All outputs are float32, also under mixed precision.
 
     Args:
-        encoder: a `BertEncoder`.
+        backbone: a `BertEncoder`.
         pair_objective: "nsp" (BERT), "sop" (ALBERT) or "none" (RoBERTa).
         tie_word_embeddings: project onto the vocabulary with the token embedding
             (BERT) or with a matrix of its own. Tied, the softmax gradient of every
@@ -34,21 +35,21 @@ class BertPretrainer(keras.Model):
 
     def __init__(
         self,
-        encoder: BertEncoder,
+        backbone: BertEncoder,
         pair_objective: str = "nsp",
         tie_word_embeddings: bool = True,
         **kwargs,
     ):
         # === Layers ===
-        self.encoder = encoder
+        self.backbone = backbone
         if tie_word_embeddings:
-            projection = {"token_embedding": encoder.token_embedding}
+            projection = {"token_embedding": backbone.token_embedding}
         else:
-            projection = {"vocabulary_size": encoder.vocabulary_size}
+            projection = {"vocabulary_size": backbone.vocabulary_size}
         self.mlm_head = keras_hub.layers.MaskedLMHead(
             **projection,
-            intermediate_activation=ACTIVATIONS[encoder.activation],
-            layer_norm_epsilon=encoder.layer_norm_epsilon,
+            intermediate_activation=ACTIVATIONS[backbone.activation],
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
             kernel_initializer=bert_kernel_initializer(),
             name="mlm_head",
         )
@@ -59,9 +60,9 @@ class BertPretrainer(keras.Model):
             )
 
         # === Functional Model ===
-        inputs = dict(encoder.input)
+        inputs = dict(backbone.input)
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
-        encoded = encoder({k: inputs[k] for k in encoder.input})
+        encoded = backbone({k: inputs[k] for k in backbone.input})
         logits = self.mlm_head(encoded["sequence_output"], mask_positions=inputs["mask_positions"])
         outputs = {"mlm": keras.layers.Activation("linear", dtype="float32", name="mlm")(logits)}
         if self.pair_head is not None:
@@ -95,13 +96,11 @@ class BertPretrainer(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "encoder": keras.layers.serialize(self.encoder),
+            "backbone": keras.layers.serialize(self.backbone),
             "pair_objective": self.pair_objective,
             "tie_word_embeddings": self.tie_word_embeddings,
         }
 
     @classmethod
     def from_config(cls, config: dict) -> "BertPretrainer":
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"])
-        return cls(**config)
+        return cls(**backbone_from_config(config))

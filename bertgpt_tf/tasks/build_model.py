@@ -12,6 +12,7 @@ from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tasks.distill_pretrainer import DistillPretrainer
 from bertgpt_tf.tasks.electra_pretrainer import ElectraPretrainer
 from bertgpt_tf.tasks.gpt_causal_lm import GPTCausalLM
+from bertgpt_tf.tasks.load_task_model import load_task_model
 
 
 def build_model(config: Config) -> keras.Model:
@@ -20,9 +21,8 @@ def build_model(config: Config) -> keras.Model:
     GPTCausalLM(GPTDecoder)."""
     task, m = config.train.task, config.model
     if task in ("mlm", "clm") and config.train.init_from not in ("", "none"):  # continued
-        path = os.path.join(config.train.init_from, "model.keras")
-        start = keras.saving.load_model(path, compile=False)
-        return start  # its encoder and heads (an imported one without an MLM head: fresh)
+        start = load_task_model(os.path.join(config.train.init_from, "model.keras"))
+        return start  # its backbone and heads (an imported one without an MLM head: fresh)
     if task == "mlm":
         encoder = BertEncoder(**config.model_kwargs(BertEncoder))
         return BertPretrainer(encoder, config.data.pair_objective, m.tie_word_embeddings)
@@ -32,7 +32,7 @@ def build_model(config: Config) -> keras.Model:
             encoder, m.generator_fraction, m.discriminator_weight, config.train.seed
         )
     if task == "distill":
-        teacher = keras.saving.load_model(_teacher_files(config)[1], compile=False)
+        teacher = load_task_model(_teacher_files(config)[1])
         manifest = read_manifest(config.train.teacher) or {}
         soft_weight = 5.0 if manifest.get("mlm_head", True) else 0.0  # untrained head: off
         return DistillPretrainer(

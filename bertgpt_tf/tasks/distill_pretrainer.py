@@ -29,8 +29,9 @@ class DistillPretrainer(JointLossModel):
     with DistilBERT's weights 5 / 2 / 1 by default. `fit` is Keras' own; only the loss
     and metrics are written here (`JointLossModel`).
 
-    `encoder` is the student's encoder (what fine-tuning loads) and `student` its
-    `BertPretrainer` (what the export serves).
+    `backbone` is the student's encoder (what fine-tuning loads and the export's
+    `encode` runs) and `student` its `BertPretrainer` (whose MLM head serves
+    `fill_mask`); `teacher` is the frozen teacher.
 
     Inputs and targets: as `BertPretrainer` with `pair_objective="none"`.
 
@@ -57,7 +58,7 @@ class DistillPretrainer(JointLossModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        teacher_encoder = teacher.encoder
+        teacher_encoder = teacher.backbone
         if not 0 < student_layers <= teacher_encoder.num_layers:
             raise ValueError(
                 f"student_layers={student_layers}: the teacher has "
@@ -99,7 +100,7 @@ class DistillPretrainer(JointLossModel):
         teacher.trainable = False
         self.teacher = teacher
         self.student = student
-        self.encoder = student.encoder
+        self.backbone = student.backbone
         self.student_layers = student_layers
         self.temperature = temperature
         self.soft_weight = soft_weight
@@ -111,8 +112,8 @@ class DistillPretrainer(JointLossModel):
     def call(self, inputs, training=False):
         """Student and teacher `mlm` logits and sequence outputs (float32)."""
         encoder_inputs = {k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-        student_hidden = self.student.encoder(encoder_inputs, training=training)
-        teacher_hidden = self.teacher.encoder(encoder_inputs, training=False)
+        student_hidden = self.backbone(encoder_inputs, training=training)
+        teacher_hidden = self.teacher.backbone(encoder_inputs, training=False)
         positions = inputs["mask_positions"]
         student_logits = self.student.mlm_head(
             student_hidden["sequence_output"], mask_positions=positions
@@ -191,7 +192,7 @@ class DistillPretrainer(JointLossModel):
 def _copy_from_teacher(teacher: BertPretrainer, student: BertPretrainer) -> None:
     """Student <- teacher: every non-block layer by name, and evenly spaced blocks; each
     weight cut to the student's shape (its leading slice: the identity at equal width)."""
-    t_enc, s_enc = teacher.encoder, student.encoder
+    t_enc, s_enc = teacher.backbone, student.backbone
     for name in (
         "token_embedding",
         "position_embedding",

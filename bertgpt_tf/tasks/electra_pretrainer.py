@@ -6,6 +6,7 @@ from keras import ops
 from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tasks.joint_loss_model import JointLossModel, weighted_mean
+from bertgpt_tf.tasks.legacy_files import backbone_from_config
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
@@ -24,7 +25,7 @@ class ElectraPretrainer(JointLossModel):
        cross-entropy, weighted by `discriminator_weight`, 50 in the paper). A sample
        equal to the original counts as original.
 
-    The discriminator is `encoder`: what fine-tuning loads (`--init_from`) and what the
+    The discriminator is `backbone`: what fine-tuning loads (`--init_from`) and what the
     export's `encode` runs. `generator` is a `BertPretrainer` and serves `fill_mask`.
 
     Inputs: as `BertPretrainer` (`token_ids` already masked, `segment_ids`,
@@ -40,7 +41,7 @@ class ElectraPretrainer(JointLossModel):
     (discriminator accuracy on replaced and on original tokens), `replaced_fraction`.
 
     Args:
-        encoder: the discriminator `BertEncoder`.
+        backbone: the discriminator `BertEncoder`.
         generator_fraction: generator width / discriminator width (paper: 1/4-1/2).
         discriminator_weight: weight of the replaced-token loss against the MLM loss.
         seed: seed of the sampling.
@@ -48,7 +49,7 @@ class ElectraPretrainer(JointLossModel):
 
     def __init__(
         self,
-        encoder: BertEncoder,
+        backbone: BertEncoder,
         generator_fraction: float = 0.25,
         discriminator_weight: float = 50.0,
         seed: int = 0,
@@ -57,35 +58,35 @@ class ElectraPretrainer(JointLossModel):
         super().__init__(**kwargs)
         if not 0 < generator_fraction <= 1:
             raise ValueError(f"generator_fraction must be in (0, 1], got {generator_fraction}")
-        heads = max(1, round(encoder.num_heads * generator_fraction))
+        heads = max(1, round(backbone.num_heads * generator_fraction))
         generator_encoder = BertEncoder(
-            vocabulary_size=encoder.vocabulary_size,
-            num_layers=encoder.num_layers,
+            vocabulary_size=backbone.vocabulary_size,
+            num_layers=backbone.num_layers,
             num_heads=heads,
-            hidden_dim=heads * (encoder.hidden_dim // encoder.num_heads),
-            intermediate_dim=max(1, round(encoder.intermediate_dim * generator_fraction)),
-            dropout=encoder.dropout,
-            max_sequence_length=encoder.max_sequence_length,
-            num_segments=encoder.num_segments,
-            normalize_first=encoder.normalize_first,
-            conv_width=encoder.conv_width,
-            layer_norm_epsilon=encoder.layer_norm_epsilon,
-            activation=encoder.activation,
-            token_embedding=encoder.token_embedding,
+            hidden_dim=heads * (backbone.hidden_dim // backbone.num_heads),
+            intermediate_dim=max(1, round(backbone.intermediate_dim * generator_fraction)),
+            dropout=backbone.dropout,
+            max_sequence_length=backbone.max_sequence_length,
+            num_segments=backbone.num_segments,
+            normalize_first=backbone.normalize_first,
+            conv_width=backbone.conv_width,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            activation=backbone.activation,
+            token_embedding=backbone.token_embedding,
             name="generator_encoder",
         )
-        self.encoder = encoder
+        self.backbone = backbone
         self.generator = BertPretrainer(generator_encoder, "none", name="generator")
         self.discriminator_head = keras.Sequential(
             [
                 keras.layers.Dense(
-                    encoder.hidden_dim, "gelu", kernel_initializer=bert_kernel_initializer()
+                    backbone.hidden_dim, "gelu", kernel_initializer=bert_kernel_initializer()
                 ),
                 keras.layers.Dense(1, kernel_initializer=bert_kernel_initializer()),
             ],
             name="discriminator_head",
         )
-        self.discriminator_head.build((None, None, encoder.hidden_dim))
+        self.discriminator_head.build((None, None, backbone.hidden_dim))
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.generator_fraction = generator_fraction
         self.discriminator_weight = discriminator_weight
@@ -107,7 +108,7 @@ class ElectraPretrainer(JointLossModel):
         )
         samples = ops.reshape(samples, ops.shape(inputs["mask_positions"]))
         corrupted = scatter_predictions(inputs["token_ids"], inputs["mask_positions"], samples)
-        encoded = self.encoder(
+        encoded = self.backbone(
             {
                 "token_ids": corrupted,
                 "segment_ids": inputs["segment_ids"],
@@ -164,7 +165,7 @@ class ElectraPretrainer(JointLossModel):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "encoder": keras.layers.serialize(self.encoder),
+            "backbone": keras.layers.serialize(self.backbone),
             "generator_fraction": self.generator_fraction,
             "discriminator_weight": self.discriminator_weight,
             "seed": self.seed,
@@ -172,9 +173,7 @@ class ElectraPretrainer(JointLossModel):
 
     @classmethod
     def from_config(cls, config: dict) -> "ElectraPretrainer":
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"])
-        return cls(**config)
+        return cls(**backbone_from_config(config))
 
 
 def scatter_predictions(token_ids, mask_positions, values):

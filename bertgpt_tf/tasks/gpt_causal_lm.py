@@ -1,8 +1,9 @@
-"""GPTCausalLM: a `GPTDecoder` with next-token loss and metrics."""
+"""GPTCausalLM: a `GPTDecoder` backbone with next-token loss and metrics."""
 
 import keras
 
 from bertgpt_tf.models.gpt_decoder import GPTDecoder
+from bertgpt_tf.tasks.legacy_files import backbone_from_config
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
@@ -15,16 +16,16 @@ class GPTCausalLM(keras.Model):
     validation perplexity is `exp(val_loss)` (logged by `PerplexityLogger`).
 
     Args:
-        decoder: a `GPTDecoder`.
+        backbone: a `GPTDecoder`.
     """
 
-    def __init__(self, decoder: GPTDecoder, **kwargs):
+    def __init__(self, backbone: GPTDecoder, **kwargs):
         # === Layers ===
-        self.decoder = decoder
+        self.backbone = backbone
 
         # === Functional Model ===
-        inputs = dict(decoder.input)
-        logits = decoder(inputs)["logits"]  # (batch, seq, vocabulary_size), float32
+        inputs = dict(backbone.input)
+        logits = backbone(inputs)["logits"]  # (batch, seq, vocabulary_size), float32
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
     def compile(self, optimizer="adamw", **kwargs):
@@ -41,11 +42,9 @@ class GPTCausalLM(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "decoder": keras.layers.serialize(self.decoder),
+            "backbone": keras.layers.serialize(self.backbone),
         }
 
     @classmethod
     def from_config(cls, config: dict) -> "GPTCausalLM":
-        config = dict(config)
-        config["decoder"] = keras.layers.deserialize(config["decoder"])
-        return cls(**config)
+        return cls(**backbone_from_config(config))

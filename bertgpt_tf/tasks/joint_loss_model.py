@@ -4,6 +4,8 @@ import keras
 from keras import ops
 from keras.src.losses.loss import scale_loss_for_distribution
 
+from bertgpt_tf.tasks.legacy_files import upgraded_weights
+
 
 class JointLossModel(keras.Model):
     """A subclassed model of functional sub-models that writes only what `fit` lacks:
@@ -11,10 +13,12 @@ class JointLossModel(keras.Model):
     DistilBERT's come from the teacher's forward pass). `fit`, `evaluate`, distribution
     and checkpoints stay Keras'.
 
-    Subclasses build every sub-model in `__init__`, call `track(losses, accuracies)`
+    Subclasses build every sub-model in `__init__` (the one fine-tuning and export use
+    as `self.backbone`, as every task model does), call `track(losses, accuracies)`
     with the names of their loss components and accuracies, and in `compute_loss`
     return `total(loss, components)`; `compute_metrics` updates `self.accuracies` and
-    returns `self.results()`.
+    returns `self.results()`. Keras files hold a subclassed model's sub-models under
+    their attribute names: renaming one moves its weights (`legacy_files`).
     """
 
     def track(self, losses: tuple[str, ...], accuracies: tuple[str, ...]) -> None:
@@ -39,6 +43,12 @@ class JointLossModel(keras.Model):
 
     def build_from_config(self, config):
         """Every sub-model is built in `__init__`: nothing left to build on load."""
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Keras' own; a `.weights.h5` saved before issue 16 (the backbone under
+        `encoder/`, e.g. a backup of a run resumed across the upgrade) reads as well."""
+        with upgraded_weights(filepath) as path:
+            return super().load_weights(path, *args, **kwargs)
 
 
 def weighted_mean(values, weights):

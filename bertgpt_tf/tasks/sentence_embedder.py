@@ -2,41 +2,30 @@
 siamese cosine-similarity model that trains them."""
 
 import keras
-from keras import ops
 
+from bertgpt_tf.layers.pooling import MeanPooling
 from bertgpt_tf.models.bert_encoder import BertEncoder
+from bertgpt_tf.tasks.legacy_files import backbone_from_config
 
 SIDES = ("a", "b")  # the two texts of a pair: input keys `token_ids_a`, `token_ids_b`, ...
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class MeanPooling(keras.layers.Layer):
-    """Mean of the sequence vectors over the real (unpadded) tokens, L2-normalised."""
-
-    def call(self, sequence_output, padding_mask):
-        mask = ops.cast(padding_mask, sequence_output.dtype)[:, :, None]
-        total = ops.sum(sequence_output * mask, axis=1)
-        mean = total / ops.maximum(ops.sum(mask, axis=1), 1.0)
-        mean = ops.cast(mean, "float32")
-        return mean / ops.maximum(ops.norm(mean, axis=-1, keepdims=True), 1e-12)
-
-
-@keras.saving.register_keras_serializable(package="bertgpt_tf")
 class SentenceEmbedder(keras.Model):
-    """A `BertEncoder` whose output is one unit vector per text (Sentence-BERT).
+    """A `BertEncoder` backbone whose output is one unit vector per text (Sentence-BERT).
 
     Inputs: `token_ids`, `segment_ids`, `padding_mask` (batch, seq).
     Output: float32 `embedding` (batch, hidden_dim), L2 norm 1.
     """
 
-    def __init__(self, encoder: BertEncoder, **kwargs):
+    def __init__(self, backbone: BertEncoder, **kwargs):
         # === Layers ===
-        self.encoder = encoder
+        self.backbone = backbone
         self.pooling = MeanPooling(dtype="float32", name="mean_pooling")
 
         # === Functional Model ===
-        inputs = dict(encoder.input)
-        sequence_output = encoder(inputs)["sequence_output"]
+        inputs = dict(backbone.input)
+        sequence_output = backbone(inputs)["sequence_output"]
         embedding = self.pooling(sequence_output, inputs["padding_mask"])
         super().__init__(inputs=inputs, outputs=embedding, **kwargs)
 
@@ -44,14 +33,12 @@ class SentenceEmbedder(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
         }
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)
+        return cls(**backbone_from_config(config))
 
 
 def siamese_similarity(embedder: SentenceEmbedder) -> keras.Model:

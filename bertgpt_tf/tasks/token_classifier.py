@@ -1,4 +1,4 @@
-"""TokenClassifier: a `BertEncoder` + a dense layer on every position (NER tags)."""
+"""TokenClassifier: a `BertEncoder` backbone + a dense layer on every position (NER tags)."""
 
 import keras
 
@@ -17,4 +17,4 @@ class TokenClassifier(TextClassifier):
     Args: as `TextClassifier` (`num_classes`: number of tags).
     """
 
-    encoder_output = "sequence_output"
+    backbone_output = "sequence_output"

@@ -1,8 +1,9 @@
-"""Translator: a `Seq2SeqTransformer` with teacher-forced, label-smoothed token loss."""
+"""Translator: a `Seq2SeqTransformer` backbone with teacher-forced, label-smoothed token loss."""
 
 import keras
 
 from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
+from bertgpt_tf.tasks.legacy_files import backbone_from_config
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
@@ -15,17 +16,17 @@ class Translator(keras.Model):
     (`WeightedTokenLoss`, label smoothing `label_smoothing`), accuracy is token-level.
 
     Args:
-        seq2seq: a `Seq2SeqTransformer`.
+        backbone: a `Seq2SeqTransformer` (what BLEU, the search and the export run).
         label_smoothing: ε of the loss (0.1 is the Transformer paper's).
     """
 
-    def __init__(self, seq2seq: Seq2SeqTransformer, label_smoothing: float = 0.1, **kwargs):
+    def __init__(self, backbone: Seq2SeqTransformer, label_smoothing: float = 0.1, **kwargs):
         # === Layers ===
-        self.seq2seq = seq2seq
+        self.backbone = backbone
 
         # === Functional Model ===
-        inputs = dict(seq2seq.input)
-        logits = seq2seq(inputs)["logits"]  # (batch, target, target vocabulary), float32
+        inputs = dict(backbone.input)
+        logits = backbone(inputs)["logits"]  # (batch, target, target vocabulary), float32
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         # === Config ===
@@ -45,12 +46,10 @@ class Translator(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "seq2seq": keras.layers.serialize(self.seq2seq),
+            "backbone": keras.layers.serialize(self.backbone),
             "label_smoothing": self.label_smoothing,
         }
 
     @classmethod
     def from_config(cls, config: dict) -> "Translator":
-        config = dict(config)
-        config["seq2seq"] = keras.layers.deserialize(config["seq2seq"])
-        return cls(**config)
+        return cls(**backbone_from_config(config))

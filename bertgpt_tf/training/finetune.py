@@ -2,10 +2,10 @@
 
 `prepare_finetuning` (seed, run dir, the `--init_from` run) -> `run_train.py` prepares
 the data (splits, vocabulary, tf.data: `pipelines.task_data.finetune_inputs`); here: the
-encoder (or GPT decoder) from `--init_from`'s run, or a new encoder -> the method (full,
-`--freeze_layers`, `--lora_rank`, `--prefix_length`) -> `model.fit` under the strategy
-with early stopping on the validation metric (best weights restored) -> test metrics in
-`eval.json` / `eval.md` -> a raw-text SavedModel.
+`--init_from` run's backbone (a BERT encoder or GPT decoder), or a new encoder -> the
+method (full, `--freeze_layers`, `--lora_rank`, `--prefix_length`; `training.peft`) ->
+`model.fit` under the strategy with early stopping on the validation metric (best
+weights restored) -> test metrics in `eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
 import os
@@ -25,18 +25,13 @@ from bertgpt_tf.evaluation.metrics import (
     regression_metrics,
 )
 from bertgpt_tf.models.bert_encoder import BertEncoder
-from bertgpt_tf.tasks import build_model  # noqa: F401  (registers every pretraining model class)
+from bertgpt_tf.tasks.load_task_model import load_task_model
 from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder, siamese_similarity
-from bertgpt_tf.tasks.text_classifier import (
-    TextClassifier,
-    count_parameters,
-    enable_lora,
-    freeze_layers,
-    merge_lora,
-)
+from bertgpt_tf.tasks.text_classifier import TextClassifier
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
 from bertgpt_tf.training.fit import fit, make_strategy, save_model, start_run, write_run_config
 from bertgpt_tf.training.optimizer import make_optimizer
+from bertgpt_tf.training.peft import count_parameters, enable_lora, freeze_layers, merge_lora
 
 
 def prepare_finetuning(config: Config, fresh_run: bool = True) -> Config:
@@ -84,20 +79,19 @@ def resolve_init_from(config: Config) -> Config:
     )  # fmt: skip
 
 
-def _encoder(config: Config, vocabulary_size: int) -> BertEncoder:
-    """The `--init_from` run's encoder or decoder (in the current strategy scope), or a
-    new encoder."""
+def _backbone(config: Config, vocabulary_size: int) -> keras.Model:
+    """The `--init_from` run's backbone, a BERT encoder or a GPT decoder (in the current
+    strategy scope), or a new encoder."""
     if config.train.init_from in ("", "none"):
         return BertEncoder(**config.model_kwargs(BertEncoder))
-    path = os.path.join(config.train.init_from, "model.keras")
-    pretrained = keras.saving.load_model(path, compile=False)
-    encoder = getattr(pretrained, "encoder", None) or pretrained.decoder
-    if encoder.vocabulary_size != vocabulary_size:
+    pretrained = load_task_model(os.path.join(config.train.init_from, "model.keras"))
+    backbone = pretrained.backbone
+    if backbone.vocabulary_size != vocabulary_size:
         raise ValueError(
             f"vocabulary {config.data.vocabulary} has {vocabulary_size} tokens but the "
-            f"checkpoint's encoder has {encoder.vocabulary_size}"
+            f"checkpoint's encoder has {backbone.vocabulary_size}"
         )
-    return encoder
+    return backbone
 
 
 # Tasks a GPT decoder fine-tunes for (last-token pooling).
@@ -129,12 +123,12 @@ def finetune(
     )
     t = config.train
     with make_strategy().scope():
-        encoder = _encoder(config, tokenizer.vocabulary_size)
-        model, exported = _task_model(t, encoder, labels, config.model.dropout)
+        backbone = _backbone(config, tokenizer.vocabulary_size)
+        model, exported = _task_model(t, backbone, labels, config.model.dropout)
         if t.lora_rank:
-            enable_lora(encoder, t.lora_rank)
+            enable_lora(backbone, t.lora_rank)
         elif t.freeze_layers >= 0:
-            freeze_layers(encoder, t.freeze_layers)
+            freeze_layers(backbone, t.freeze_layers)
         parameters = count_parameters(model)
         logging.info("parameters: %s", parameters)
         if labels:
@@ -184,18 +178,18 @@ def finetune(
     return export_classifier(config, exported, tokenizer, labels, pair, export_base, report)
 
 
-def _task_model(t, encoder: BertEncoder, labels, dropout: float):
+def _task_model(t, backbone: keras.Model, labels, dropout: float):
     """(the model `fit` trains, the model that is saved and exported): the same one,
     except for `embed`, which trains a siamese pair around the `SentenceEmbedder`."""
     if t.task == "embed":
-        embedder = SentenceEmbedder(encoder)
-        encoder.pooled_dense.trainable = False  # mean pooling: the pooler is unused
+        embedder = SentenceEmbedder(backbone)
+        backbone.pooled_dense.trainable = False  # mean pooling: the pooler is unused
         return siamese_similarity(embedder), embedder
     if t.task == "ner":
-        model = TokenClassifier(encoder, len(labels), dropout)
-        encoder.pooled_dense.trainable = False  # unused: keep it out of the count
+        model = TokenClassifier(backbone, len(labels), dropout)
+        backbone.pooled_dense.trainable = False  # unused: keep it out of the count
         return model, model
-    model = TextClassifier(encoder, len(labels) if labels else 1, dropout, t.prefix_length)
+    model = TextClassifier(backbone, len(labels) if labels else 1, dropout, t.prefix_length)
     return model, model
 
 
@@ -245,7 +239,7 @@ def reevaluate(config: Config, dataset, targets, labels: list[str] | None) -> st
     metrics in eval.json/eval.md are replaced (the rest of the report is kept)."""
     run_dir = config.train.model_dir
     report = read_eval(run_dir)
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    model = load_task_model(os.path.join(run_dir, "model.keras"))
     if config.train.task == "embed":
         model = siamese_similarity(model)
     report["test"] = evaluate(model, dataset, targets, labels, config.train.task)["test"]

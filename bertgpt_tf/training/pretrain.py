@@ -99,7 +99,7 @@ def _task_callbacks(config: Config, model, tokenizer, prompts=()) -> tuple:
     from bertgpt_tf.training.callbacks import PerplexityLogger, SampleTextLogger
 
     module = CausalLMServing(
-        model.decoder, tokenizer, min(64, model.decoder.max_sequence_length // 2)
+        model.backbone, tokenizer, min(64, model.backbone.max_sequence_length // 2)
     )
     prompts = list(prompts or ["\n", "The ", "ROMEO:"])
 

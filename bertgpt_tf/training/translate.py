@@ -16,10 +16,10 @@ from bertgpt_tf.atomic_file import write_json, write_text
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.translate_serving import TranslateServing
 from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
-from bertgpt_tf.tasks.text_classifier import count_parameters
 from bertgpt_tf.tasks.translator import Translator
 from bertgpt_tf.training.callbacks import global_step
 from bertgpt_tf.training.fit import train_from_config
+from bertgpt_tf.training.peft import count_parameters
 
 NUM_SAMPLES = 5  # example translations in eval.json / eval.md
 
@@ -100,10 +100,10 @@ def translate(
         "train_minutes": round((time.monotonic() - started) / 60, 1),
         "parameters": count_parameters(model)["total"],
         "shared_vocabulary": tokenizers[0] is tokenizers[1],
-        **evaluate_bleu(config, model.seq2seq, tokenizers, *splits["test"]),
+        **evaluate_bleu(config, model.backbone, tokenizers, *splits["test"]),
     }
     write_eval(config.train.model_dir, report)
-    return export_translator(config, model.seq2seq, tokenizers, export_base, version, report)
+    return export_translator(config, model.backbone, tokenizers, export_base, version, report)
 
 
 def export_translator(config, seq2seq, tokenizers, export_base, version, report=None) -> str:

@@ -73,9 +73,9 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(kind, tmp_path):
     assert os.listdir(tmp_path / "exports") == ["classify-hf"]
     tuned = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
     original, report = build_pretrainer(read_checkpoint(hf_dir))
-    backbone = getattr(original, "encoder", None) or original.decoder
+    backbone = original.backbone
     for source in [w for w in backbone.weights if w.path in report["loaded"]]:
-        target = next(w for w in tuned.encoder.weights if w.path == source.path)
+        target = next(w for w in tuned.backbone.weights if w.path == source.path)
         np.testing.assert_array_equal(source.numpy(), target.numpy(), err_msg=source.path)
     served = tf.saved_model.load(str(tmp_path / "exports" / "classify-hf" / "1"))
     answer = served.signatures["serving_default"](text=tf.constant(["the cat sat", "good"]))
@@ -163,7 +163,7 @@ def test_distilling_an_imported_teacher_into_a_narrower_student(
     config = Config.from_json(str(tmp_path / "student" / "config.json"))
     assert (config.model.num_layers, config.model.hidden_dim, config.model.num_heads) == (1, 4, 1)
     model = keras.saving.load_model(str(tmp_path / "student" / "model.keras"), compile=False)
-    assert model.soft_weight == 0.0 and model.encoder.hidden_dim == 4
+    assert model.soft_weight == 0.0 and model.backbone.hidden_dim == 4
     with open(tmp_path / "student" / "results.json") as f:
         history = json.load(f)["history"]
     assert history["soft_loss"][-1] >= 0 and history["cosine_loss"][-1] < history["cosine_loss"][0]

@@ -84,15 +84,15 @@ def test_variant_trains_round_trips_and_serves(runs, name, assert_servable):
     assert {k: flat[k] for k in VARIANTS[name][1]} == VARIANTS[name][1]
     module = load_serving_module(config)
     if name == "albert":
-        assert len(model.encoder.transformer_layers) == 1 and model.encoder.num_layers == 3
-        assert model.encoder.token_embedding.output_dim == 16 and "sop" in model.output
+        assert len(model.backbone.transformer_layers) == 1 and model.backbone.num_layers == 3
+        assert model.backbone.token_embedding.output_dim == 16 and "sop" in model.output
     if name == "roberta-bpe":
         assert config.data.vocabulary.endswith("spm_bpe.model")
         out = module.fill_mask(tf.constant(["the quick brown [MASK] jumps."]))
         assert out["top_tokens"].shape[1:] == (1, 5)  # one [MASK] found, top-5 pieces
     if name == "electra":
-        assert model.generator.encoder.token_embedding is model.encoder.token_embedding
-        assert model.generator.encoder.hidden_dim == 16
+        assert model.generator.backbone.token_embedding is model.backbone.token_embedding
+        assert model.generator.backbone.hidden_dim == 16
     assert assert_servable(module, export, releases=_releases(name)) > 0
 
 
@@ -108,7 +108,7 @@ def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable)
     teacher_config, _ = _loaded(runs("roberta")[0])
     assert teacher_config.model.num_layers == 2
     assert config.model.num_layers == config.model.student_layers == 1
-    assert model.encoder.num_layers == 1 and model.teacher.encoder.num_layers == 2
+    assert model.backbone.num_layers == 1 and model.teacher.backbone.num_layers == 2
     # The teacher's vocabulary, copied into the student's run (it travels with the run).
     with open(config.data.vocabulary) as a, open(teacher_config.data.vocabulary) as b:
         assert a.read() == b.read()
@@ -131,7 +131,7 @@ def test_fine_tuning_loads_the_discriminator_or_the_student(runs, name, tmp_path
     done = run(0, flags)
     assert done.returncode == 0, done.stderr[-3000:]
     tuned = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
-    source = pretrained.encoder.token_embedding.embeddings
-    target = tuned.encoder.token_embedding.embeddings  # lr 0: the weights it started from
+    source = pretrained.backbone.token_embedding.embeddings
+    target = tuned.backbone.token_embedding.embeddings  # lr 0: the weights it started from
     assert tuple(source.shape) == tuple(target.shape)
     assert float(keras.ops.max(keras.ops.abs(source - target))) == 0.0

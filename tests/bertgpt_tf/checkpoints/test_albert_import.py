@@ -50,7 +50,7 @@ def test_albert_sequence_output_equals_keras_hub(tmp_path):
     real = inputs["padding_mask"].numpy().astype(bool)
     reference = keras_hub.models.AlbertBackbone.from_preset(hf_dir)
     expected = reference({k: v.numpy() for k, v in inputs.items()})["sequence_output"].numpy()
-    ours = model.encoder(inputs)["sequence_output"].numpy()
+    ours = model.backbone(inputs)["sequence_output"].numpy()
     assert np.abs(ours - expected)[real].max() <= 1e-5
 
 

@@ -75,7 +75,7 @@ def test_roberta_sequence_output_equals_keras_hub(tmp_path):
     real = inputs["padding_mask"].numpy().astype(bool)
     reference = keras_hub.models.RobertaBackbone.from_preset(hf_dir)
     expected = reference({"token_ids": ids, "padding_mask": real.astype("int32")}).numpy()
-    ours = model.encoder(inputs)["sequence_output"].numpy()
+    ours = model.backbone(inputs)["sequence_output"].numpy()
     assert np.abs(ours - expected)[real].max() <= 1e-5
     typed = tokenizer.tokenize(tf.constant(["the [MASK] sat", "the <mask> sat"])).to_list()
     assert typed[0] == typed[1] and typed[0].count(tokenizer.mask_id) == 1
@@ -107,7 +107,7 @@ def test_gpt2_equals_keras_hub_and_imports_as_a_clm_run(tmp_path):
     ids = tokenizer.tokenize(tf.constant(TEXTS)).to_tensor(tokenizer.pad_id)[:, :32]
     inputs = {"token_ids": ids, "padding_mask": tf.ones_like(ids)}
     expected = keras_hub.models.GPT2Backbone.from_preset(hf_dir)(inputs).numpy()
-    ours = model.decoder(inputs)
+    ours = model.backbone(inputs)
     assert np.abs(ours["sequence_output"].numpy() - expected).max() <= 1e-5
     run_dir = import_checkpoint(hf_dir, str(tmp_path / "run"))
     config = Config.from_json(os.path.join(run_dir, "config.json"))
@@ -123,7 +123,7 @@ def test_gpt2_equals_keras_hub_and_imports_as_a_clm_run(tmp_path):
         assert json.load(f)["model_type"] == "gpt2"
     reloaded = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
     np.testing.assert_allclose(
-        reloaded.decoder(inputs)["logits"].numpy(), ours["logits"].numpy(), atol=1e-6
+        reloaded.backbone(inputs)["logits"].numpy(), ours["logits"].numpy(), atol=1e-6
     )
 
 

@@ -59,7 +59,7 @@ def test_minilm_sequence_output_equals_keras_hub(minilm_dir):
     model, report = build_pretrainer(checkpoint)
     assert report["unused"] == [] and all(p.startswith("mlm_head") for p in report["missing"])
     inputs = encoder_inputs(checkpoint, SENTENCES)
-    ours = model.encoder(inputs)["sequence_output"].numpy()
+    ours = model.backbone(inputs)["sequence_output"].numpy()
     reference = keras_hub.models.BertBackbone.from_preset(minilm_dir)
     tanh_gelu = reference(inputs)["sequence_output"].numpy()
     theirs = keras_hub_exact_gelu(reference)(inputs)["sequence_output"].numpy()
@@ -86,10 +86,10 @@ def test_google_and_hf_checkpoints_of_the_same_weights_import_identically(tmp_pa
         keras_hub.models.BertBackbone.from_preset(str(tmp_path / "hf"))
     )
     np.testing.assert_allclose(
-        hf_model.encoder(inputs)["pooled_output"], reference(inputs)["pooled_output"], atol=1e-5
+        hf_model.backbone(inputs)["pooled_output"], reference(inputs)["pooled_output"], atol=1e-5
     )
     # The MLM head, against numpy on the published formula (dense, GELU, LayerNorm, tied).
-    sequence = hf_model.encoder(inputs)["sequence_output"].numpy()[:, 1]  # position 1
+    sequence = hf_model.backbone(inputs)["sequence_output"].numpy()[:, 1]  # position 1
     x = sequence @ tensors["cls.predictions.transform.dense.weight"].T
     x = keras.ops.gelu(x + tensors["cls.predictions.transform.dense.bias"], approximate=False)
     x = np.asarray(x)
@@ -117,7 +117,7 @@ def test_keras_hub_preset_imports_with_its_vocabulary(tmp_path):
     assert not [p for p in report["missing"] if not p.startswith("mlm_head")]
     inputs = encoder_inputs(checkpoint, ["the dog sat .", "good night"], length=10)
     np.testing.assert_allclose(
-        model.encoder(inputs)["sequence_output"],
+        model.backbone(inputs)["sequence_output"],
         keras_hub_exact_gelu(backbone)(inputs)["sequence_output"],
         atol=1e-5,
     )
@@ -156,10 +156,12 @@ def test_distilbert_and_electra_names_map_onto_the_encoder(tmp_path):
     bert, _ = build_pretrainer(
         read_checkpoint(write_hf(str(tmp_path / "bert"), tensors, hf_config()))
     )
-    bert.encoder.segment_embedding.embeddings.assign(np.zeros((2, SIZES["hidden"])))
+    bert.backbone.segment_embedding.embeddings.assign(np.zeros((2, SIZES["hidden"])))
     inputs = encoder_inputs(checkpoint, ["the cat is good ."], length=8)
     np.testing.assert_allclose(
-        model.encoder(inputs)["sequence_output"], bert.encoder(inputs)["sequence_output"], atol=1e-6
+        model.backbone(inputs)["sequence_output"],
+        bert.backbone(inputs)["sequence_output"],
+        atol=1e-6,
     )
     # ELECTRA: the discriminator's narrower embeddings are projected up.
     electra = {k.replace("bert.", "electra."): v for k, v in tensors.items() if "pooler" not in k}
@@ -185,7 +187,7 @@ def test_distilbert_and_electra_names_map_onto_the_encoder(tmp_path):
         "pooled_dense/bias", "pooled_dense/kernel"
     ]  # fmt: skip
     np.testing.assert_array_equal(
-        model.encoder.embeddings_projection.bias.numpy(),
+        model.backbone.embeddings_projection.bias.numpy(),
         np.arange(SIZES["hidden"]),
     )
 

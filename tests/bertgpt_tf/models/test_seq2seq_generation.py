@@ -108,7 +108,7 @@ def test_overfit_reverse_copy_task_decodes_exactly():
     model.fit(inputs, data["lab"], sample_weight=weights, batch_size=48, epochs=150, verbose=0)
     source, mask = inputs["encoder_token_ids"], inputs["encoder_padding_mask"]
     for decoded in (
-        greedy_search(model.seq2seq, source, mask, 7, END, END),
-        beam_search(model.seq2seq, source, mask, 7, END, END, beam_size=3),
+        greedy_search(model.backbone, source, mask, 7, END, END),
+        beam_search(model.backbone, source, mask, 7, END, END, beam_size=3),
     ):
         np.testing.assert_array_equal(decoded, data["lab"])

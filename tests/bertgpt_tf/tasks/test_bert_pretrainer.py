@@ -41,10 +41,10 @@ def test_mlm_head_projection_and_round_trip(tmp_path, tie_word_embeddings):
 def test_tied_head_reads_the_token_embedding():
     model = BertPretrainer(BertEncoder(**SIZES), "none")
     before = np.asarray(model(_inputs())["mlm"])
-    embedding = model.encoder.token_embedding.embeddings
+    embedding = model.backbone.token_embedding.embeddings
     embedding.assign(embedding.numpy() * 2.0)
     assert np.abs(np.asarray(model(_inputs())["mlm"]) - before).max() > 1e-3
     untied = BertPretrainer(BertEncoder(**SIZES), "none", tie_word_embeddings=False)
     kernels = [w for w in untied.mlm_head.weights if w.path.endswith("output_kernel")]
     assert [tuple(k.shape) for k in kernels] == [(16, 101)]
-    assert not any(w is kernels[0] for w in untied.encoder.weights)
+    assert not any(w is kernels[0] for w in untied.backbone.weights)

@@ -31,7 +31,7 @@ def _teacher():
 def test_student_starts_from_every_other_teacher_block():
     teacher = _teacher()
     model = DistillPretrainer(teacher, student_layers=2)
-    student, t = model.encoder, teacher.encoder
+    student, t = model.backbone, teacher.backbone
     assert student.num_layers == 2 and model.student.pair_head is None
     for i, source in ((0, 0), (1, 2)):
         for a, b in zip(
@@ -83,7 +83,7 @@ def test_narrower_student_takes_the_leading_slice_and_learns():
     with pytest.raises(ValueError, match="multiple of the teacher's head size 8"):
         DistillPretrainer(teacher, student_layers=2, student_hidden_dim=12)
     model = DistillPretrainer(teacher, student_layers=2, student_hidden_dim=8, soft_weight=0.0)
-    student, t = model.encoder, teacher.encoder
+    student, t = model.backbone, teacher.backbone
     assert (student.hidden_dim, student.num_heads, student.intermediate_dim) == (8, 1, 16)
     np.testing.assert_array_equal(
         np.asarray(student.token_embedding.embeddings),

@@ -37,8 +37,8 @@ def test_scatter_predictions_writes_only_real_slots():
 
 def test_generator_shares_the_discriminator_token_embedding():
     model = ElectraPretrainer(BertEncoder(**SIZES), generator_fraction=0.25)
-    gen = model.generator.encoder
-    assert gen.token_embedding is model.encoder.token_embedding
+    gen = model.generator.backbone
+    assert gen.token_embedding is model.backbone.token_embedding
     assert (gen.hidden_dim, gen.num_heads, gen.intermediate_dim) == (8, 1, 16)
     assert gen.embeddings_projection is not None  # 32-wide embedding -> 8-wide generator
     names = [w.path for w in model.weights]
@@ -69,11 +69,11 @@ def test_round_trip_keeps_weights_and_sharing(tmp_path):
     path = str(tmp_path / "electra.keras")
     model.save(path)
     restored = keras.saving.load_model(path, compile=False)
-    assert restored.generator.encoder.token_embedding is restored.encoder.token_embedding
+    assert restored.generator.backbone.token_embedding is restored.backbone.token_embedding
     assert (restored.generator_fraction, restored.seed) == (0.5, 3)
     np.testing.assert_allclose(np.asarray(restored(x)["mlm"]), np.asarray(before["mlm"]), atol=1e-5)
     # The discriminator head round-trips too: same logits on the same corrupted input.
-    head_in = model.encoder(
+    head_in = model.backbone(
         {"token_ids": np.asarray(before["corrupted_ids"]), "segment_ids": x["segment_ids"],
          "padding_mask": x["padding_mask"]})["sequence_output"]  # fmt: skip
     np.testing.assert_allclose(
@@ -83,7 +83,7 @@ def test_round_trip_keeps_weights_and_sharing(tmp_path):
     )
     encoded = {k: x[k] for k in ("token_ids", "segment_ids", "padding_mask")}
     np.testing.assert_allclose(
-        np.asarray(restored.encoder(encoded)["sequence_output"]),
-        np.asarray(model.encoder(encoded)["sequence_output"]),
+        np.asarray(restored.backbone(encoded)["sequence_output"]),
+        np.asarray(model.backbone(encoded)["sequence_output"]),
         atol=1e-5,
     )

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from bertgpt_tf.models.bert_encoder import BertEncoder
-from bertgpt_tf.tasks.text_classifier import (
-    TextClassifier,
-    count_parameters,
-    enable_lora,
-    freeze_layers,
-    merge_lora,
-)  # fmt: skip
+from bertgpt_tf.tasks.text_classifier import TextClassifier
+from bertgpt_tf.training.peft import count_parameters, enable_lora, freeze_layers, merge_lora
 
 SIZES = dict(vocabulary_size=50, num_layers=3, num_heads=2, hidden_dim=16, intermediate_dim=32)
 INPUTS = {
@@ -40,21 +35,21 @@ def test_output_shapes_and_config_round_trip():
 def test_freeze_layers_trains_only_the_top_and_the_head():
     full = count_parameters(_model())["trainable"]
     model = _model()
-    block = count_parameters(model.encoder.transformer_layers[0])["total"]
-    pooler = count_parameters(model.encoder.pooled_dense)["total"]
+    block = count_parameters(model.backbone.transformer_layers[0])["total"]
+    pooler = count_parameters(model.backbone.pooled_dense)["total"]
     head = 16 * 3 + 3
-    freeze_layers(model.encoder, 1)
+    freeze_layers(model.backbone, 1)
     assert count_parameters(model)["trainable"] == block + pooler + head
     probe = _model()
-    freeze_layers(probe.encoder, 0)
+    freeze_layers(probe.backbone, 0)
     assert count_parameters(probe)["trainable"] == head < full
-    with pytest.raises(ValueError, match="the encoder has 3 layers"):
-        freeze_layers(_model().encoder, 4)
+    with pytest.raises(ValueError, match="the backbone has 3 layers"):
+        freeze_layers(_model().backbone, 4)
 
 
 def test_lora_trains_rank_r_pairs_and_merges_to_the_same_function():
     model = _model()
-    enable_lora(model.encoder, rank=2)
+    enable_lora(model.backbone, rank=2)
     # per block, A + B of Keras' LoRA: q, k, v as EinsumDense (16 -> 2 heads x 8): A (16, 2
     # heads, rank 2) and B (2, 8); attention output A (2, 8, 2), B (2, 16); FFN 16->32->16
     per_block = (

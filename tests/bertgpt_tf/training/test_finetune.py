@@ -92,7 +92,7 @@ def test_linear_probe_keeps_the_pretrained_encoder(tmp_path, pretrained_run):
     run_finetune(config.replace(freeze_layers=0), str(tmp_path / "saved_models"))
     pretrained = keras.saving.load_model(os.path.join(pretrained_run, "model.keras"))
     probe = keras.saving.load_model(str(tmp_path / "probe" / "model.keras"))
-    for a, b in zip(pretrained.encoder.weights, probe.encoder.weights, strict=True):
+    for a, b in zip(pretrained.backbone.weights, probe.backbone.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     report = json.load(open(tmp_path / "probe" / "eval.json"))
     assert report["method"] == "linear-probe" and report["parameters"]["trainable"] == 32 * 2 + 2
@@ -238,7 +238,7 @@ def test_prompt_tuning_trains_only_the_prompt_and_head(tmp_path, pretrained_run)
     assert report["parameters"]["trainable"] == 4 * 32 + 32 * 2 + 2, report["parameters"]
     pretrained = keras.saving.load_model(os.path.join(pretrained_run, "model.keras"))
     tuned = keras.saving.load_model(str(tmp_path / "prompt" / "model.keras"))
-    for a, b in zip(pretrained.encoder.weights, tuned.encoder.weights, strict=True):
+    for a, b in zip(pretrained.backbone.weights, tuned.backbone.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     prompt = tuned.get_layer("soft_prompt").prompt.numpy()
     assert prompt.shape == (4, 32) and np.abs(prompt).max() > 0

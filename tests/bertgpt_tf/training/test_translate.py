@@ -44,7 +44,7 @@ def test_translate_run_trains_reports_bleu_and_exports(shared, tmp_path):
     saved = Config.from_json(os.path.join(run_dir, "config.json"))
     assert saved.model.target_vocabulary_size == (0 if shared else 300)
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    assert model.seq2seq.get_config()["target_vocabulary_size"] == (0 if shared else 300)
+    assert model.backbone.get_config()["target_vocabulary_size"] == (0 if shared else 300)
     # --task=export of the finished run writes the next version
     again = export_run(saved, export_base)
     assert again.endswith(os.path.join("translate-tiny", "2"))
