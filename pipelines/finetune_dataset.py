@@ -60,9 +60,10 @@ def make_finetune_dataset(
     elements = (features, targets)
     if class_weights is not None:
         elements = (features, targets, class_weights[targets])
-    dataset = tf.data.Dataset.from_tensor_slices(elements)
     if training:
-        dataset = shuffled_epochs(dataset, len(data), seed)
+        dataset = shuffled_epochs(elements, len(data), seed)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(elements)
     dataset = _batched(dataset, batch_size, training)
 
     def encode(features, *rest):
@@ -93,9 +94,10 @@ def make_embed_dataset(
         raise DataError("embed trains on sentence pairs: give --text_b_column")
     targets = label_array(data, None) / np.float32(score_scale)
     features = (np.asarray(data.texts, object), np.asarray(data.texts_b, object))
-    dataset = tf.data.Dataset.from_tensor_slices((features, targets))
     if training:
-        dataset = shuffled_epochs(dataset, len(data), seed)
+        dataset = shuffled_epochs((features, targets), len(data), seed)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((features, targets))
     dataset = _batched(dataset, batch_size, training)
 
     def encode(texts, target):
@@ -135,9 +137,10 @@ def make_ner_dataset(
     index = {tag: i for i, tag in enumerate(labels)}
     words = tf.ragged.constant(data.words, dtype=tf.string)
     tag_ids = tf.ragged.constant([[index[t] for t in s] for s in data.tags], dtype=tf.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((words, tag_ids))
     if training:
-        dataset = shuffled_epochs(dataset, len(data), seed)
+        dataset = shuffled_epochs((words, tag_ids), len(data), seed)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((words, tag_ids))
     dataset = _batched(dataset, batch_size, training, ragged=True)
 
     def encode(words, tag_ids):

@@ -122,9 +122,10 @@ def make_translation_dataset(
     for length, (bucket_sources, bucket_targets) in buckets.items():
         if len(bucket_sources) < batch_size:
             continue
-        dataset = tf.data.Dataset.from_tensor_slices((bucket_sources, bucket_targets))
+        pairs = (np.asarray(bucket_sources, object), np.asarray(bucket_targets, object))
+        dataset = tf.data.Dataset.from_tensor_slices(pairs)
         if shuffle_seed is not None and repeat:  # each epoch its order, every iterator alike
-            dataset = shuffled_epochs(dataset, len(bucket_sources), shuffle_seed + length)
+            dataset = shuffled_epochs(pairs, len(bucket_sources), shuffle_seed + length)
         elif shuffle_seed is not None:
             dataset = dataset.shuffle(
                 len(bucket_sources), seed=shuffle_seed + length, reshuffle_each_iteration=False

@@ -279,7 +279,7 @@ def test_classify_from_a_gpt_decoder_pools_the_last_token(
 ):
     data = _sentiment_file(tmp_path / "sentiment.tsv", 600)
     config = _config(
-        tmp_path, "gpt-classify", train_data=data, epochs=4, init_from=pretrained_gpt_run
+        tmp_path, "gpt-classify", train_data=data, epochs=6, init_from=pretrained_gpt_run
     )
     path = run_finetune(config, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "gpt-classify" / "eval.json"))
