@@ -107,17 +107,22 @@ def _gpt_batches(num_batches: int = 16):
     return data.cache().repeat().prefetch(tf.data.AUTOTUNE)
 
 
-def _keras_hub_gpt(jit_compile: bool):
+def _keras_hub(jit_compile: bool):
+    """keras-hub's task model for `--model` (BertMaskedLM or GPT2CausalLM) and batches."""
     import keras_hub
 
-    backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=GPT_VOCABULARY_SIZE, max_sequence_length=1024, dropout=0.1, **SIZES
-    )
-    model = keras_hub.models.GPT2CausalLM(backbone, preprocessor=None)
+    gpt = FLAGS.model == "gpt"
+    backbone_class = keras_hub.models.GPT2Backbone if gpt else keras_hub.models.BertBackbone
+    backbone = backbone_class(
+        vocabulary_size=GPT_VOCABULARY_SIZE if gpt else VOCABULARY_SIZE,
+        max_sequence_length=1024 if gpt else 512, dropout=0.1, **SIZES,
+    )  # fmt: skip
+    task_class = keras_hub.models.GPT2CausalLM if gpt else keras_hub.models.BertMaskedLM
+    model = task_class(backbone, preprocessor=None)
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01), jit_compile=jit_compile
     )
-    return model, _gpt_batches()
+    return model, _gpt_batches() if gpt else _token_batches()
 
 
 def _our_gpt():
@@ -135,19 +140,6 @@ def _our_gpt():
         t = config.train
         model.compile(make_optimizer(1e-4, t.warmup_steps, t.steps, weight_decay=0.01))
     return model, _gpt_batches()
-
-
-def _keras_hub_model(jit_compile: bool):
-    import keras_hub
-
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=VOCABULARY_SIZE, max_sequence_length=512, dropout=0.1, **SIZES
-    )
-    model = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01), jit_compile=jit_compile
-    )
-    return model, _token_batches()
 
 
 def _our_model(text_in: bool):
@@ -198,11 +190,10 @@ def run_cell(cell: str) -> dict:
     if precision == "bf16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
-    if FLAGS.model == "gpt":
-        gpt = row in PEERS
-        model, data = _keras_hub_gpt(row == "keras_hub_xla") if gpt else _our_gpt()
-    elif row in PEERS:
-        model, data = _keras_hub_model(jit_compile=row == "keras_hub_xla")
+    if row in PEERS:
+        model, data = _keras_hub(jit_compile=row == "keras_hub_xla")
+    elif FLAGS.model == "gpt":
+        model, data = _our_gpt()
     else:
         model, data = _our_model(row == "ours_text")
     timer = _StepTimer(FLAGS.warmup_steps)
