@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
 from bertgpt_tf.tokenizers.special_tokens import END_OF_TEXT
-from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
+from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer, nul_as_replacement
 
 # RoBERTa's special tokens (fairseq's dictionary order: <s>=0, <pad>=1, </s>=2, <unk>=3).
 ROBERTA_SPECIAL = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
@@ -92,7 +92,7 @@ class ByteBPETokenizer(TextTokenizer):
 
     # === Tokenize / detokenize ===
     def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        strings = tf.strings.regex_replace(strings, r"\x00", "\ufffd")
+        strings = nul_as_replacement(strings)
         if self.is_encoder:
             strings = tf.strings.regex_replace(strings, r" ?(\[MASK\]|<mask>)", "<mask>")
         with no_convert_scope():  # keep tf.RaggedTensor (keras-hub returns lists eagerly)

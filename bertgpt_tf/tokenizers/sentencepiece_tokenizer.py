@@ -15,7 +15,7 @@ from bertgpt_tf.tokenizers.special_tokens import (
     SEP,
     UNK_PIECE,
 )
-from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer
+from bertgpt_tf.tokenizers.text_tokenizer import TextTokenizer, nul_as_replacement
 
 
 class SentencePieceTokenizer(TextTokenizer):
@@ -153,8 +153,7 @@ class MaskedSentencePieceTokenizer(SentencePieceTokenizer):
 
     def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
         if self.lower_case:
-            # `tf.strings.lower` answers "" for a string holding NUL: read it as U+FFFD
-            strings = tf.strings.regex_replace(strings, r"\x00", "\ufffd")
+            strings = nul_as_replacement(strings)  # before tf.strings.lower
             strings = tf.strings.regex_replace(strings, "``|''", '"')
             strings = text.normalize_utf8(strings, "NFKD")
             strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")

@@ -41,5 +41,11 @@ class TextTokenizer(tf.Module):
     def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
         raise NotImplementedError
 
+
+def nul_as_replacement(strings: tf.Tensor) -> tf.Tensor:
+    """NUL read as U+FFFD: TF-Text's `regex_split` cuts a string at NUL and
+    `tf.strings.lower` empties it, which would lose the rest of the text silently."""
+    return tf.strings.regex_replace(strings, r"\x00", "\ufffd")
+
     def _detokenize_batch(self, ids: tf.RaggedTensor) -> tf.Tensor:
         raise NotImplementedError
