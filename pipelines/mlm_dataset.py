@@ -1,13 +1,16 @@
 """The MLM pretraining input pipeline: raw text files -> masked, packed batches.
 
-    files -> paragraphs (document-tagged) -> [shuffle] -> pairs (nsp/sop) or windows
-    (none) -> WordPiece (TF-Text) -> trim -> [CLS] A [SEP] B [SEP] -> mask -> dense
+    nsp/sop: files -> paragraphs (document-tagged) -> WordPiece (TF-Text) -> chunks of
+      one document's paragraphs (pipelines.pairs) -> shuffle -> A|B split, NSP/SOP ->
+      trim -> [CLS] A [SEP] B [SEP] -> mask -> dense
+    none: files -> paragraphs -> WordPiece -> windows across paragraphs -> shuffle ->
+      [CLS] window [SEP] -> mask -> dense
 
 Every step runs inside the tf.data graph. Shapes are static — (batch_size,
 sequence_length) and (batch_size, max_predictions_per_seq) — so XLA can compile the
 step. Elements are `(x, y, sample_weight)` dicts keyed like the model's inputs/outputs.
 
-Maps that draw random numbers (pairing, masking) run with `num_parallel_calls=None`:
+Maps that draw random numbers (splitting, pairing, masking) run with `num_parallel_calls=None`:
 parallel calls would draw from the shared RNG in a racy order, and a resumed run must
 see exactly the masks an uninterrupted run would have.
 """
@@ -19,7 +22,7 @@ import tensorflow as tf
 from bertgpt_tf.tokenizers.segment_packer import pack_segments, to_dense, trim_pair
 from pipelines.mask import mask_tokens
 from pipelines.pack import pack_windows, token_stream
-from pipelines.pairs import make_segment_pairs
+from pipelines.pairs import document_chunks, make_segment_pairs, split_chunks
 from pipelines.sanitize import LineStats
 from pipelines.sources import read_paragraphs
 
@@ -49,20 +52,6 @@ def make_mlm_dataset(
     is one pass in a fixed order.
     """
     training = split == "train"
-    paragraphs = read_paragraphs(
-        files,
-        split=split,
-        validation_fraction=validation_fraction,
-        max_line_bytes=max_line_bytes,
-        stats=stats,
-        shuffle_files_seed=seed if training else None,
-    )
-    if pair_objective != "none":  # pairs need a previous paragraph; filtered before
-        # .repeat(), which ends on an empty pass (after it, no pair would loop forever)
-        paragraphs = paragraphs.filter(lambda e: tf.not_equal(e["previous"], ""))
-    if training and repeat:
-        paragraphs = paragraphs.repeat()
-
     finish = functools.partial(
         _pack_and_mask,
         tokenizer=tokenizer,
@@ -73,9 +62,21 @@ def make_mlm_dataset(
         whole_word_masking=whole_word_masking,
         pair_objective=pair_objective,
     )
+    read = functools.partial(
+        read_paragraphs,
+        files,
+        split=split,
+        validation_fraction=validation_fraction,
+        max_line_bytes=max_line_bytes,
+        stats=stats,
+        shuffle_files_seed=seed if training else None,
+    )
 
     if pair_objective == "none":
         # RoBERTa FULL-SENTENCES: contiguous text across paragraphs, [SEP] between docs.
+        paragraphs = read()
+        if training and repeat:
+            paragraphs = paragraphs.repeat()
         stream = token_stream(paragraphs, tokenizer, tokenizer.sep_id)
         windows = pack_windows(stream, sequence_length - 2)
         if training:
@@ -84,18 +85,30 @@ def make_mlm_dataset(
             lambda window: finish(tf.RaggedTensor.from_tensor(window), None, None)
         )
     else:
-        # Validation is shuffled too (once, fixed): NSP swaps in a neighbouring row's
-        # paragraph, and unshuffled neighbours share a document, so labels would be ~all 0.
+        # BERT-filled rows: chunks of consecutive paragraphs of one document (built per
+        # file, before the files are interleaved), each cut into A and B below. A
+        # document of one paragraph gives no chunk; chunks exist before .repeat(), which
+        # ends on an empty pass (after it, no pair would loop forever).
+        chunks = read(per_file=lambda p: document_chunks(p, tokenizer, sequence_length - 3))
+        if training and repeat:
+            chunks = chunks.repeat()
+        # Validation is shuffled too (once, fixed): NSP takes a neighbouring row's chunk
+        # as B, and unshuffled neighbours share a document, so labels would be ~all 0.
         # No reshuffle (training streams are one endless iteration): its seeds come from
         # a generator that Keras' peek at the data advances, so a resumed run's skip()
         # landed on other batches than the unbroken run after ~100 steps (kill storm).
-        paragraphs = paragraphs.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+        chunks = chunks.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
 
         def to_pairs(batch):
-            first, second, label = make_segment_pairs(batch, pair_objective)
-            return finish(tokenizer.tokenize(first), tokenizer.tokenize(second), label)
+            tokens = batch["tokens"]
+            first, second = split_chunks(tokens, batch["paragraph_lengths"])
+            if pair_objective == "sop":  # both orders hold the text next to the boundary
+                first, second = trim_pair(first, second, sequence_length - 3)
+            return finish(
+                *make_segment_pairs(first, second, tokens, batch["document"], pair_objective)
+            )
 
-        batches = paragraphs.batch(batch_size, drop_remainder=True).map(to_pairs)
+        batches = chunks.ragged_batch(batch_size, drop_remainder=True).map(to_pairs)
     return batches.prefetch(AUTOTUNE)
 
 

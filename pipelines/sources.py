@@ -178,8 +178,14 @@ def read_paragraphs(
     max_line_bytes: int = 100_000,
     stats: LineStats | None = None,
     shuffle_files_seed: int | None = None,
+    per_file=None,
 ) -> tf.data.Dataset:
-    """Paragraph dicts from `files`, restricted to the train or validation documents."""
+    """Paragraph dicts from `files`, restricted to the train or validation documents.
+
+    `per_file`, if given, maps each file's paragraph dataset (its documents one after
+    another) to the dataset that is interleaved instead: for steps that must see a
+    document's paragraphs together (the files are read round-robin, one element each).
+    """
     if split not in ("train", "validation"):
         raise ValueError(f"split must be train|validation, got {split!r}")
     threshold = int(round(validation_fraction * _HASH_BUCKETS))
@@ -190,12 +196,6 @@ def read_paragraphs(
         dataset = dataset.shuffle(
             len(files), seed=shuffle_files_seed, reshuffle_each_iteration=False
         )
-    dataset = dataset.interleave(
-        _file_paragraphs,
-        cycle_length=min(len(files), 16),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
 
     def in_split(element):
         held_out = tf.strings.to_hash_bucket_fast(element["document"], _HASH_BUCKETS) < threshold
@@ -208,5 +208,18 @@ def read_paragraphs(
             "document": element["document"],
         }
 
-    dataset = dataset.filter(in_split).map(clean, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.filter(lambda e: tf.not_equal(e["text"], ""))
+    def select(paragraphs):
+        paragraphs = paragraphs.filter(in_split).map(clean, num_parallel_calls=tf.data.AUTOTUNE)
+        return paragraphs.filter(lambda e: tf.not_equal(e["text"], ""))
+
+    def one_file(path):
+        paragraphs = _file_paragraphs(path)
+        return paragraphs if per_file is None else per_file(select(paragraphs))
+
+    dataset = dataset.interleave(
+        one_file,
+        cycle_length=min(len(files), 16),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset if per_file is not None else select(dataset)

@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID
+from bertgpt_tf.tokenizers.special_tokens import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS
+from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
 from pipelines.mlm_dataset import make_mlm_dataset
 from pipelines.sanitize import LineStats
+from tests.conftest import write_corpus
 
 BATCH, LENGTH, PREDICTIONS = 4, 32, 6
 
@@ -101,7 +103,7 @@ def test_every_iterator_of_a_training_dataset_sees_the_same_batches(
     reshuffling shuffle drew new seeds for the next iterator, so a run resumed with
     `skip()` after ~100 steps trained on other batches than the unbroken run (the kill
     storm's weights differed by 2.6e-2). Every iterator now gives the same stream,
-    past the end of the first pass (~40 batches of this corpus)."""
+    past the end of the first pass (~60 batches of this corpus)."""
     tf.random.set_seed(3)  # as run_train does: the masking draws are seeded
     dataset = make_mlm_dataset(
         tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, seed=3,
@@ -111,3 +113,67 @@ def test_every_iterator_of_a_training_dataset_sees_the_same_batches(
     first, second = ([x["token_ids"].numpy() for x, _, _ in dataset.take(120)] for _ in "ab")
     np.testing.assert_array_equal(peek[0]["token_ids"], first[0])
     np.testing.assert_array_equal(np.stack(first), np.stack(second))
+
+
+def _labelled_corpus(directory, seed=0):
+    """Documents whose every token names its paragraph: paragraph p of document d is
+    the word "d{d}p{p}" 2-8 times. Documents 0-39 have 10-30 paragraphs, 40-44 one."""
+    rng = np.random.default_rng(seed)
+    documents = [
+        [" ".join([f"d{d}p{p}"] * rng.integers(2, 9)) for p in range(rng.integers(10, 31))]
+        for d in range(40)
+    ] + [[f"d{d}p0 d{d}p0 d{d}p0"] for d in range(40, 45)]
+    files = write_corpus(str(directory / "corpus"), documents)
+    words = sorted({word for document in documents for line in document for word in line.split()})
+    vocabulary = directory / "vocab.txt"
+    vocabulary.write_text("\n".join([*SPECIAL_TOKENS, *words]) + "\n")
+    return files, documents, WordPieceTokenizer(str(vocabulary))
+
+
+def _paragraph_runs(words):
+    """The (document, paragraph) of each run of equal words, in order."""
+    runs = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+    return [tuple(int(n) for n in w[1:].split("p")) for w in runs]
+
+
+@pytest.mark.parametrize("pair_objective", ["nsp", "sop"])
+def test_rows_are_filled_and_labels_are_true(tmp_path, pair_objective):
+    """Rows hold A = consecutive paragraphs of one document and B = its continuation
+    (label 0), another document's text (nsp, label 1) or the two swapped (sop, label 1);
+    they are filled, where a row of two paragraphs was ~40 % real tokens here."""
+    tf.random.set_seed(5)
+    files, documents, tokenizer = _labelled_corpus(tmp_path)
+    dataset = make_mlm_dataset(
+        files, tokenizer, 8, LENGTH, PREDICTIONS, pair_objective=pair_objective,
+        validation_fraction=0.0, repeat=False,
+    )  # fmt: skip
+    vocabulary = np.array(tokenizer.vocabulary)
+    labels, real = [], []
+    for x, y, w in dataset.as_numpy_iterator():
+        ids = x["token_ids"].copy()
+        rows, cols = np.nonzero(w["mlm"])
+        ids[rows, x["mask_positions"][rows, cols]] = y["mlm"][rows, cols]  # unmask
+        for row, label in zip(ids, y[pair_objective], strict=True):
+            (sep_a, sep_b) = np.flatnonzero(row == SEP_ID)
+            a, b = (
+                _paragraph_runs(vocabulary[part].tolist())
+                for part in (row[1:sep_a], row[sep_a + 1 : sep_b])
+            )
+            for runs in (a, b):  # consecutive paragraphs of one document
+                assert {d for d, _ in runs} == {runs[0][0]} and runs[0][0] < 40
+                assert [p for _, p in runs] == list(range(runs[0][1], runs[0][1] + len(runs)))
+            if label == 0:
+                assert b[0] == (a[-1][0], a[-1][1] + 1), (a, b)  # B continues A
+            elif pair_objective == "nsp":
+                assert b[0][0] != a[0][0], (a, b)  # another document
+            else:
+                assert a[0] == (b[-1][0], b[-1][1] + 1), (a, b)  # swapped
+            labels.append(label)
+        real.append(x["padding_mask"].mean())
+    assert 0.3 < np.mean(labels) < 0.7
+    pairs = [
+        min(len(a.split()) + len(b.split()) + 3, LENGTH) / LENGTH
+        for document in documents
+        for a, b in zip(document[:-1], document[1:], strict=True)
+    ]
+    assert np.mean(pairs) < 0.5 and np.mean(real) > 0.85, (np.mean(pairs), np.mean(real))
