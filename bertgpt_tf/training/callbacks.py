@@ -18,8 +18,43 @@ def global_step(model: keras.Model) -> int:
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
+class TokenCounter:
+    """Counts the real (`padding_mask` 1) and padded tokens of the batches a training
+    dataset delivers, in host variables the `TrainingMonitor` reads: no read-back from
+    the training device. `wrap` adds the count to the dataset; batches without a
+    `*padding_mask` input are not counted (`counts` then stays None)."""
+
+    def __init__(self):
+        self.variables = [tf.Variable(0, dtype=tf.int64, trainable=False) for _ in range(3)]
+        self.counting = False
+
+    def wrap(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        inputs = dataset.element_spec[0] if isinstance(dataset.element_spec, tuple) else None
+        masks = sorted(k for k in inputs if k.endswith("padding_mask")) if isinstance(
+            inputs, dict) else []  # fmt: skip
+        if not masks:
+            return dataset
+        self.counting = True
+        real_tokens, padded_tokens, batches = self.variables
+
+        def count(x, *rest):
+            real = tf.add_n([tf.reduce_sum(tf.cast(x[k], tf.int64)) for k in masks])
+            padded = tf.add_n([tf.size(x[k], out_type=tf.int64) for k in masks])
+            updates = [real_tokens.assign_add(real), padded_tokens.assign_add(padded),
+                       batches.assign_add(1)]  # fmt: skip
+            with tf.control_dependencies(updates):
+                return (tf.nest.map_structure(tf.identity, x), *rest)
+
+        return dataset.map(count)
+
+    def counts(self) -> tuple[int, int, int] | None:
+        """(real tokens, padded tokens, batches) delivered so far, or None."""
+        return tuple(int(v.numpy()) for v in self.variables) if self.counting else None
+
+
 class TrainingMonitor(keras.callbacks.Callback):
-    """Every `log_every` steps and at each epoch's end: logs a line and writes the
+    """Every `log_every` steps and at each epoch's end: logs a line (loss, the task's
+    metrics such as MLM accuracy, learning rate, rates, ETA) and writes the
     learning rate, examples/s, tokens/s and the batch logs (`batch_loss`, ...: the
     epoch's running means) to TensorBoard (`<log_dir>/train`), keyed by the global step,
     and flushes, so a running job shows them at once and a short one has them at all.
@@ -35,6 +70,9 @@ class TrainingMonitor(keras.callbacks.Callback):
         log_every: steps between log lines.
         total_steps: the run's step budget (for the ETA); 0: no ETA from steps.
         max_minutes: the run's time budget (for the ETA); 0: none.
+        counter: a `TokenCounter` on the training data: tokens/s are then real tokens
+            (the counted mean per batch, times steps/s), padded tokens/s beside them.
+            Without one: steps x `batch_size` x `tokens_per_example`.
     """
 
     def __init__(
@@ -45,8 +83,12 @@ class TrainingMonitor(keras.callbacks.Callback):
         log_every=50,
         total_steps: int = 0,
         max_minutes: float = 0.0,
+        counter: TokenCounter | None = None,
     ):
         super().__init__()
+        self.counter = counter
+        self.last_counts = None  # the counter at the last line
+        self.per_step = (float(tokens_per_example) * batch_size,) * 2  # real, padded
         self.total_steps_budget = total_steps
         self.max_seconds = max_minutes * 60
         self.step = 0
@@ -62,10 +104,12 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.logs = {}
         self.total_steps = 0
         self.total_seconds = 0.0
+        self.total_tokens = 0.0
 
     def on_train_begin(self, logs=None):
         self.step = global_step(self.model)
         self.started = time.perf_counter()
+        self.last_counts = self.counter.counts() if self.counter else None
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.last_time is None:  # measure from the first step, not from tracing
@@ -105,22 +149,37 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.total_steps += steps
         self.total_seconds += seconds
         examples_per_second = steps * self.batch_size / seconds
-        tokens_per_second = examples_per_second * self.tokens_per_example
+        real, padded = (per_step * steps / seconds for per_step in self._tokens_per_step())
+        self.total_tokens += real * seconds
         learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         with self.writer.as_default(step=step):
             tf.summary.scalar("learning_rate", learning_rate)
             tf.summary.scalar("examples_per_second", examples_per_second)
-            tf.summary.scalar("tokens_per_second", tokens_per_second)
+            tf.summary.scalar("tokens_per_second", real)
+            tf.summary.scalar("padded_tokens_per_second", padded)
             for name, value in self.logs.items():
                 tf.summary.scalar(f"batch_{name}", value)
         self.writer.flush()
         loss = self.logs.get("loss", float("nan"))
+        metrics = "".join(f"  {k} {float(v):.4f}" for k, v in self.logs.items() if k != "loss")
         logging.info(
-            "step %d  loss %.4f  lr %.2e  %.1f examples/s  %.0f tokens/s%s",
-            step, loss, learning_rate, examples_per_second, tokens_per_second,
-            self._eta(step, steps / seconds, now),
+            "step %d  loss %.4f%s  lr %.2e  %.1f examples/s  %.0f tokens/s (%.0f %% of %.0f"
+            " padded)%s", step, loss, metrics, learning_rate, examples_per_second, real,
+            100 * real / max(padded, 1e-9), padded, self._eta(step, steps / seconds, now),
         )  # fmt: skip
         self.last_time, self.last_step, self.paused = now, step, 0.0
+
+    def _tokens_per_step(self) -> tuple[float, float]:
+        """(real, padded) tokens per step: the counter's mean over the batches delivered
+        since the last line (the pipeline runs ahead of the step, but its batches are
+        alike), else the last such mean, else batch x tokens_per_example."""
+        counts = self.counter.counts() if self.counter else None
+        if counts is not None and self.last_counts is not None:
+            real, padded, batches = (a - b for a, b in zip(counts, self.last_counts, strict=True))
+            if batches:
+                self.per_step = (real / batches, padded / batches)
+            self.last_counts = counts
+        return self.per_step
 
     def _eta(self, step: int, steps_per_second: float, now: float) -> str:
         """ "  ETA 12m05s" (the earlier of the step and time budgets), or "" without one."""
@@ -135,9 +194,8 @@ class TrainingMonitor(keras.callbacks.Callback):
         return f"  ETA {minutes}m{seconds:02d}s"
 
     def mean_tokens_per_second(self) -> float:
-        if not self.total_seconds:
-            return 0.0
-        return self.total_steps * self.batch_size * self.tokens_per_example / self.total_seconds
+        """Real tokens per second of training, over the run."""
+        return self.total_tokens / self.total_seconds if self.total_seconds else 0.0
 
 
 class TensorBoard(keras.callbacks.TensorBoard):
@@ -246,6 +304,40 @@ class TimeBudget(keras.callbacks.Callback):
         if time.monotonic() - self.start > self.max_seconds:
             logging.info("time budget of %.1f min reached: stopping", self.max_seconds / 60)
             self.model.stop_training = True
+
+
+class DecayToBudget(keras.callbacks.Callback):
+    """Ends the learning-rate decay where the run will end: at `steps`, or earlier at the
+    step the `max_minutes` budget will stop it (Cramming's budget-based schedule, Geiping
+    & Goldstein 2022). Every `every` batches it estimates that step from this launch's
+    rate (batches per second of wall time, validation included, the first window's
+    tracing left out) and moves `schedule.end_step` there. Only the host clock is read."""
+
+    def __init__(self, schedule, steps: int, max_minutes: float, every: int = 20):
+        super().__init__()
+        self.schedule = schedule
+        self.steps = steps
+        self.max_seconds = max_minutes * 60
+        self.every = every
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+        self.first_step = global_step(self.model)
+        self.batches = 0
+        self.timed_from = None  # (time, batches) once the first window is done
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches % self.every:
+            return
+        now = time.monotonic()
+        if self.timed_from is None:
+            self.timed_from = (now, self.batches)
+            return
+        rate = (self.batches - self.timed_from[1]) / (now - self.timed_from[0])
+        left = max(self.max_seconds - (now - self.start), 0.0)
+        end = self.first_step + self.batches + left * rate
+        self.schedule.end_at(min(end, self.steps))
 
 
 class StepBudget(keras.callbacks.Callback):

@@ -6,6 +6,7 @@ interrupted run consumed (`resume_step`), so the restarted run sees exactly the 
 uninterrupted one would have. A non-finite loss ends the run before it overwrites them.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -17,14 +18,16 @@ from absl import logging
 from bertgpt_tf.atomic_file import atomic_path
 from bertgpt_tf.config import Config
 from bertgpt_tf.training.callbacks import (
+    DecayToBudget,
     StepBudget,
     StepCheckpoint,
     StopOnNonFiniteLoss,
     TensorBoard,
     TimeBudget,
+    TokenCounter,
     TrainingMonitor,
 )
-from bertgpt_tf.training.optimizer import make_optimizer
+from bertgpt_tf.training.optimizer import WarmupDecay, make_optimizer
 from bertgpt_tf.training.run_backup import RunBackup
 
 BACKUP_DIR = "backup"
@@ -53,6 +56,19 @@ def start_run(config: Config) -> Config:
     SentencePiece tokenizer's resource made before it."""
     keras.utils.set_random_seed(config.train.seed)
     return config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
+
+
+@contextlib.contextmanager
+def precision_policy(mixed_precision: bool):
+    """`--mixed_precision`: bf16 compute, fp32 variables (Keras' "mixed_bfloat16") for
+    the models built inside; the process's policy is restored on the way out."""
+    policy = keras.mixed_precision.global_policy()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def train_from_config(config: Config, build, fit_data: dict, callbacks_for=None) -> tuple:
@@ -135,8 +151,10 @@ def fit(
     in a fixed order). `extra_callbacks` run before the TensorBoard callback, so metrics
     they add to the logs are recorded."""
     log_dir = os.path.join(run_dir, "logs")
+    counter = TokenCounter()
+    train_data = counter.wrap(train_data.skip(resume_step(run_dir, steps_per_epoch)))
     monitor = TrainingMonitor(
-        log_dir, batch_size, tokens_per_example, log_every, steps, max_minutes
+        log_dir, batch_size, tokens_per_example, log_every, steps, max_minutes, counter
     )
     callbacks = [
         StopOnNonFiniteLoss(),  # first: raises before the backup/checkpoints save NaNs
@@ -150,6 +168,10 @@ def fit(
         callbacks.append(StepCheckpoint(os.path.join(run_dir, "checkpoints"), checkpoint_every))
     if max_minutes:
         callbacks.append(TimeBudget(max_minutes))
+        # Keras keeps the schedule it was given as `_learning_rate` (no public getter).
+        schedule = getattr(model.optimizer, "_learning_rate", None)
+        if isinstance(schedule, WarmupDecay):
+            callbacks.append(DecayToBudget(schedule, steps, max_minutes))
     epochs = max(1, -(-steps // steps_per_epoch))
     logging.info(
         "training %d steps = %d epochs x %d steps; run dir %s",
@@ -160,13 +182,14 @@ def fit(
     )
     try:
         history = model.fit(
-            train_data.skip(resume_step(run_dir, steps_per_epoch)),
+            train_data,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             validation_data=validation_data,
             validation_steps=validation_steps or None,
             callbacks=callbacks,
             verbose=2,
+            shuffle=False,  # a tf.data stream: shuffled (or not) by the pipeline itself
         )
     finally:  # also when fit raises (no on_train_end): what was logged reaches the disk
         for callback in callbacks:

@@ -14,10 +14,15 @@ NO_DECAY_NAMES = ("bias", "gamma", "beta")
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warmup to `learning_rate`, then linear or cosine decay to zero.
 
+    The step at which the rate reaches zero is a variable (`end_step`, first
+    `total_steps`): a run with a wall-time budget moves it to the step the budget will
+    end at (`callbacks.DecayToBudget`), so the rate reaches zero when the run stops,
+    whichever budget ends first.
+
     Args:
         learning_rate: peak rate, reached at `warmup_steps`.
         warmup_steps: steps of linear warmup from 0.
-        total_steps: step at which the rate reaches 0.
+        total_steps: step at which the rate reaches 0 (unless `end_step` is moved).
         decay: "linear" or "cosine".
 
     Example:
@@ -31,12 +36,17 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_steps = warmup_steps
         self.total_steps = max(total_steps, warmup_steps + 1)
         self.decay = decay
+        self.end_step = tf.Variable(float(self.total_steps), trainable=False, name="end_step")
+
+    def end_at(self, step: float) -> None:
+        """Moves the step the rate reaches zero at (never before warmup ends)."""
+        self.end_step.assign(max(float(step), self.warmup_steps + 1.0))
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
         warmup = step / max(self.warmup_steps, 1)
         progress = ops.clip(
-            (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0
+            (step - self.warmup_steps) / (self.end_step - self.warmup_steps), 0.0, 1.0
         )
         if self.decay == "cosine":
             decayed = 0.5 * (1.0 + ops.cos(math.pi * progress))

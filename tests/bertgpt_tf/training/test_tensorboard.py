@@ -6,6 +6,7 @@ translation."""
 import glob
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -69,7 +70,8 @@ def test_fit_writes_every_scalar_of_a_short_run(tmp_path):
 
 
 def test_progress_lines_show_an_eta_and_read_the_step_once(tmp_path, monkeypatch, caplog):
-    """Each progress line ends with the ETA of the step budget (0 at the end); the
+    """Each progress line shows the metrics and ends with the ETA of the step budget
+    (0 at the end); the
     optimizer step is read from the device once per process, at the start, then counted
     (a read per batch would sync host and device every step)."""
     from bertgpt_tf.training import callbacks
@@ -80,7 +82,7 @@ def test_progress_lines_show_an_eta_and_read_the_step_once(tmp_path, monkeypatch
     keras.utils.set_random_seed(0)
     with make_strategy().scope():
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-        model.compile(optimizer="sgd", loss="mse")
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
     data = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4).repeat()
     with caplog.at_level("INFO", logger="absl"):
@@ -89,6 +91,7 @@ def test_progress_lines_show_an_eta_and_read_the_step_once(tmp_path, monkeypatch
     lines = [r.getMessage() for r in caplog.records if "tokens/s" in r.getMessage()]
     assert [line.split()[1] for line in lines] == ["4", "6", "10", "12"]
     assert all("ETA " in line for line in lines) and lines[-1].endswith("ETA 0m00s")
+    assert all(re.search(r"  mae \d+\.\d{4}  lr ", line) for line in lines)  # metrics too
     assert int(model.optimizer.iterations.numpy()) == 12
     assert len(reads) <= 3  # monitor, step checkpoint, step budget: at train begin only
     assert sorted(os.listdir(tmp_path / "checkpoints")) == [
@@ -96,12 +99,36 @@ def test_progress_lines_show_an_eta_and_read_the_step_once(tmp_path, monkeypatch
     ]  # fmt: skip
 
 
+def test_tokens_per_second_count_real_tokens_not_padding(tmp_path, caplog):
+    """Rows of 8 positions holding 2, 4 or 6 real tokens (half of them, on average):
+    tokens/s is the real count, half the padded one, in the lines, in TensorBoard and
+    in the run's mean."""
+    inputs = keras.Input((8,), dtype="int32", name="padding_mask")
+    outputs = keras.layers.Dense(1)(keras.ops.cast(inputs, "float32"))
+    model = keras.Model({"padding_mask": inputs}, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    lengths = np.tile([2, 4, 6], 40)  # every batch of 6 rows: 24 of 48 tokens
+    mask = (np.arange(8)[None, :] < lengths[:, None]).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices(({"padding_mask": mask}, lengths[:, None] * 0.0))
+    data = data.batch(6).repeat()
+    with caplog.at_level("INFO", logger="absl"):
+        _, monitor = fit(model, data, None, str(tmp_path), steps=12, steps_per_epoch=6,
+                         batch_size=6, tokens_per_example=8, log_every=3)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if "tokens/s" in r.getMessage()]
+    assert lines and all("(50 % of " in line for line in lines), lines
+    train = read_scalars(str(tmp_path / "logs" / "train"))
+    for step, real in train["tokens_per_second"].items():
+        assert real == pytest.approx(train["padded_tokens_per_second"][step] / 2, rel=1e-5)
+    # the run's mean: 12 steps of 24 real tokens over the seconds trained
+    assert monitor.mean_tokens_per_second() * monitor.total_seconds == pytest.approx(12 * 24)
+
+
 def test_mlm_pretraining_run_logs_its_scalars(tiny_corpus, tiny_vocabulary, tmp_path):
     from bertgpt_tf.training.pretrain import prepare_pretraining, pretrain
     from pipelines.task_data import pretraining_inputs
 
     config = Config.from_preset(
-        "tiny", task="mlm", train_data=os.path.dirname(tiny_corpus[0]),
+        "tiny", task="mlm", recipe="bert", train_data=os.path.dirname(tiny_corpus[0]),
         vocabulary=tiny_vocabulary, model_dir=str(tmp_path / "run"), batch_size=8,
         sequence_length=32, max_predictions_per_seq=5, steps=4, steps_per_epoch=2,
         validation_steps=1, validation_fraction=0.1, warmup_steps=2, checkpoint_every=0,
