@@ -149,7 +149,7 @@ def _our_model(text_in: bool):
     from bertgpt_tf.training.optimizer import make_optimizer
 
     config = Config.from_preset(
-        "mini", task="mlm", pair_objective="none", vocabulary_size=VOCABULARY_SIZE,
+        "mini", task="mlm", recipe="bert", pair_objective="none", vocabulary_size=VOCABULARY_SIZE,
         sequence_length=SEQUENCE, batch_size=BATCH, max_predictions_per_seq=PREDICTIONS,
         dropout=0.1, vocabulary=FLAGS.vocabulary, data_dir=FLAGS.data_dir,
     )  # fmt: skip

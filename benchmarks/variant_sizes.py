@@ -22,7 +22,7 @@ FLAGS = flags.FLAGS
 def variant_configs(preset: str, vocabulary_size: int) -> dict[str, Config]:
     common = dict(vocabulary_size=vocabulary_size)
     return {
-        "bert": Config.from_preset(preset, **common),
+        "bert": Config.from_preset(preset, recipe="bert", **common),  # BERT's own shapes
         "roberta": Config.from_preset(preset, model="roberta", **common),
         "albert": Config.from_preset(preset, model="albert", **common),
         "electra": Config.from_preset(preset, task="electra", **common),

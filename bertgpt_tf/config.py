@@ -116,6 +116,11 @@ class TrainConfig:
     export_name: str = ""  # "" -> <task>-<preset>
     preset: str = "mini"
     model: str = "bert"  # bert | roberta | albert: a variant's defaults (MODELS), under flags
+    # --task=mlm --model=bert: budget (the default: the best recipe measured on 2 CPU
+    # cores, docs/recipes.md) | bert (BERT's own: tied post-LN, NSP pairs, dropout 0.1,
+    # fp32, no time budget). RECIPES. "": the other tasks and variants, and continued
+    # pretraining (--init_from) unless a recipe is given.
+    recipe: str = ""
     teacher: str = ""  # distill: the teacher's mlm run directory
     # Fine-tuning
     init_from: str = ""  # a pretraining run dir; "" or "none": from scratch
@@ -123,6 +128,9 @@ class TrainConfig:
     lora_rank: int = 0  # >0: LoRA on attention and FFN projections (merged at export)
     prefix_length: int = 0  # >0: prompt tuning: learned vectors after [CLS], frozen encoder
     patience: int = 2  # early stopping on the validation metric (0: off)
+    # Steps of the linear probe (the head alone on the frozen, untouched backbone) whose
+    # test metrics are reported as "before" fine-tuning; 0: off. embed: zero-shot instead.
+    probe_steps: int = 300
     class_weights: bool = False  # weight classes by inverse frequency
     # Translation
     label_smoothing: float = 0.1
@@ -135,6 +143,28 @@ PRESETS: dict[str, dict] = {
     "mini": dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024),
     "small": dict(num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
     "base": dict(num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
+}
+
+# The MLM pretraining recipe: defaults applied under the model variant's and the flags.
+# "budget" is the recipe search's winner on this 2-core CPU (docs/recipes.md): an
+# embedding convolution so a masked position sees its neighbours from step 0, pre-LN
+# blocks, an untied MLM head, no dropout, packed rows (no padding), bf16, and a learning
+# rate that warms up and decays to zero at the 60-minute budget (`DecayToBudget`).
+RECIPES: dict[str, dict] = {
+    "bert": {},
+    "budget": dict(
+        conv_width=3,
+        normalize_first=True,
+        tie_word_embeddings=False,
+        dropout=0.0,
+        pair_objective="none",
+        learning_rate=1e-3,
+        warmup_steps=100,
+        mixed_precision=True,
+        max_minutes=60.0,
+        steps_per_epoch=200,
+        validation_steps=20,
+    ),
 }
 
 # A variant is defaults over the shared blocks, applied after the preset and before flags.
@@ -182,6 +212,8 @@ FIELD_TASKS: dict[str, tuple[str, ...]] = {
     ),
     "normalize_first": (*_BERT_FAMILY, "translate"),
     "tie_word_embeddings": ENCODER_PRETRAINING,  # the MLM head's projection
+    "recipe": ("mlm",),
+    "mixed_precision": (*ENCODER_PRETRAINING, "clm", *_FINETUNING),  # translate: not yet
     **dict.fromkeys(("position", "ffn"), ("clm",)),
     **dict.fromkeys(("generator_fraction", "discriminator_weight"), ("electra",)),
     **dict.fromkeys(
@@ -207,6 +239,7 @@ FIELD_TASKS: dict[str, tuple[str, ...]] = {
             "label_column",
             "max_unknown_share",
             "patience",
+            "probe_steps",
             "class_weights",
             "freeze_layers",
             "lora_rank",
@@ -245,17 +278,34 @@ class Config:
 
     @classmethod
     def from_preset(cls, preset: str = "mini", **overrides) -> Config:
-        """Preset sizes, then the `model` variant's and the task's defaults (`MODELS`,
-        `TASK_DEFAULTS`), then `overrides` (flat field names). Unknown names raise."""
+        """Preset sizes, then the recipe's (`--task=mlm --model=bert` only), the `model`
+        variant's and the task's defaults (`RECIPES`, `MODELS`, `TASK_DEFAULTS`), then
+        `overrides` (flat field names). Unknown names raise."""
         if preset not in PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose from {sorted(PRESETS)}")
         model = overrides.get("model", "bert")
         if model not in MODELS:
             raise ValueError(f"Unknown model {model!r}; choose from {sorted(MODELS)}")
-        task = TASK_DEFAULTS.get(overrides.get("task", "mlm"), {})
-        return cls().replace(
-            **{**PRESETS[preset], **MODELS[model], **task, "preset": preset, **overrides}
-        )
+        task = overrides.get("task", "mlm")
+        recipe = overrides.get("recipe", "")
+        if recipe and recipe not in RECIPES:
+            raise ValueError(f"Unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
+        from_scratch = overrides.get("init_from", "") in ("", "none")
+        if task == "mlm" and model == "bert":
+            # continued pretraining keeps BERT's defaults unless a recipe is asked for
+            recipe = recipe or ("budget" if from_scratch else "")
+        elif recipe:
+            raise ValueError(
+                f"--recipe is for --task=mlm --model=bert (a variant keeps its paper's "
+                f"recipe), not --task={task} --model={model}"
+            )
+        defaults = {
+            **PRESETS[preset],
+            **RECIPES.get(recipe, {}),
+            **MODELS[model],
+            **TASK_DEFAULTS.get(task, {}),
+        }
+        return cls().replace(**{**defaults, "preset": preset, **overrides, "recipe": recipe})
 
     def replace(self, **overrides) -> Config:
         unknown = set(overrides) - set(config_fields())
@@ -280,6 +330,8 @@ class Config:
                 f"embedding_dim={m.embedding_dim} must be in [1, hidden_dim={m.hidden_dim}]"
                 " (0: hidden_dim)"
             )
+        if t.recipe and t.recipe not in RECIPES:
+            raise ValueError(f"Unknown recipe {t.recipe!r}; choose from {sorted(RECIPES)}")
         if t.model not in MODELS:
             raise ValueError(f"Unknown model {t.model!r}; choose from {sorted(MODELS)}")
         if d.pair_objective not in ("nsp", "sop", "none"):

@@ -385,7 +385,7 @@ def import_checkpoint(path: str, run_dir: str, base_config=None, name: str = "")
     model, report = build_pretrainer(checkpoint)
     missing = [p for p in report["missing"] if not p.startswith(("mlm_head", "pair_head"))]
     vocabulary_file = write_vocabulary(checkpoint, run_dir)
-    base = base_config or Config.from_preset("mini")
+    base = base_config or Config.from_preset("mini", recipe="bert")  # the checkpoint's shapes
     task = "clm" if checkpoint.model_type == "gpt2" else "mlm"
     config = base.replace(
         **checkpoint.sizes, dropout=checkpoint.dropout, task=task, model_dir=run_dir,

@@ -47,3 +47,28 @@ def test_translate_task_defaults_fields_and_round_trip(tmp_path):
         config.replace(beam_size=0)
     with pytest.raises(ValueError, match="label_smoothing"):
         config.replace(label_smoothing=1.0)
+
+
+def test_mlm_runs_the_budget_recipe_and_bert_is_one_flag_away():
+    budget = Config.from_preset("mini", task="mlm")
+    assert budget.train.recipe == "budget"
+    assert (budget.model.conv_width, budget.model.normalize_first) == (3, True)
+    assert not budget.model.tie_word_embeddings and budget.model.dropout == 0.0
+    assert budget.data.pair_objective == "none" and budget.train.mixed_precision
+    assert budget.train.max_minutes == 60.0 and budget.train.learning_rate == 1e-3
+    bert = Config.from_preset("mini", task="mlm", recipe="bert")
+    assert bert.model == Config().model and bert.data == Config().data  # BERT's defaults
+    assert bert.train.max_minutes == 0.0 and not bert.train.mixed_precision
+    # flags over the recipe; the variants and the other tasks keep their own defaults
+    assert Config.from_preset("mini", task="mlm", conv_width=0).model.conv_width == 0
+    albert = Config.from_preset("mini", task="mlm", model="albert")
+    assert albert.data.pair_objective == "sop" and albert.model.conv_width == 0
+    assert albert.train.recipe == "" and not albert.train.mixed_precision
+    assert Config.from_preset("mini", task="classify").model == Config().model
+    continued = Config.from_preset("mini", task="mlm", init_from="runs/minilm")
+    assert continued.train.recipe == "" and continued.train.learning_rate == 5e-4
+    assert Config.from_preset("mini", task="electra").model.conv_width == 0
+    with pytest.raises(ValueError, match="Unknown recipe"):
+        Config.from_preset("mini", recipe="cram")
+    with pytest.raises(ValueError, match="--recipe is for --task=mlm --model=bert"):
+        Config.from_preset("mini", task="classify", recipe="bert")
