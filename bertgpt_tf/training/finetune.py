@@ -8,6 +8,7 @@ method (full, `--freeze_layers`, `--lora_rank`, `--prefix_length`; `training.pef
 weights restored) -> test metrics in `eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
+import dataclasses
 import os
 import time
 
@@ -29,7 +30,14 @@ from bertgpt_tf.tasks.load_task_model import load_task_model
 from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder, siamese_similarity
 from bertgpt_tf.tasks.text_classifier import TextClassifier
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
-from bertgpt_tf.training.fit import fit, make_strategy, save_model, start_run, write_run_config
+from bertgpt_tf.training.fit import (
+    fit,
+    make_strategy,
+    precision_policy,
+    save_model,
+    start_run,
+    write_run_config,
+)
 from bertgpt_tf.training.optimizer import make_optimizer
 from bertgpt_tf.training.peft import count_parameters, enable_lora, freeze_layers, merge_lora
 
@@ -122,52 +130,52 @@ def finetune(
         steps_per_epoch=min(one_pass, t.steps_per_epoch),
     )
     t = config.train
-    with make_strategy().scope():
-        backbone = _backbone(config, tokenizer.vocabulary_size)
-        model, exported = _task_model(t, backbone, labels, config.model.dropout)
-        if t.lora_rank:
-            enable_lora(backbone, t.lora_rank)
-        elif t.freeze_layers >= 0:
-            freeze_layers(backbone, t.freeze_layers)
-        parameters = count_parameters(model)
-        logging.info("parameters: %s", parameters)
-        if labels:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        else:  # regress, embed (cosine against the scaled gold score)
-            loss, metrics = keras.losses.MeanSquaredError(), [keras.metrics.MeanSquaredError("mse")]
-        optimizer = make_optimizer(
-            t.learning_rate, min(t.warmup_steps, t.steps // 10), t.steps, t.decay,
-            t.weight_decay, t.beta_2,
+    # --mixed_precision: bf16 compute for the models built or loaded here (a loaded
+    # backbone takes the policy in force when it is loaded, not the one it trained with)
+    with precision_policy(t.mixed_precision):
+        with make_strategy().scope():
+            backbone = _backbone(config, tokenizer.vocabulary_size)
+            before = _linear_probe(t, backbone, labels, datasets, test_targets)
+            model, exported = _task_model(t, backbone, labels, config.model.dropout)
+            if t.lora_rank:
+                enable_lora(backbone, t.lora_rank)
+            elif t.freeze_layers >= 0:
+                freeze_layers(backbone, t.freeze_layers)
+            parameters = count_parameters(model)
+            logging.info("parameters: %s", parameters)
+            loss, metrics = _loss_and_metrics(labels)
+            optimizer = make_optimizer(
+                t.learning_rate, min(t.warmup_steps, t.steps // 10), t.steps, t.decay,
+                t.weight_decay, t.beta_2,
+            )  # fmt: skip
+            model.compile(optimizer, loss=loss, weighted_metrics=metrics, jit_compile=t.jit_compile)
+        write_run_config(config)
+        monitor = ("val_accuracy", "max") if labels else ("val_loss", "min")
+        callbacks = ()
+        if t.patience:
+            callbacks = (
+                keras.callbacks.EarlyStopping(
+                    monitor=monitor[0], mode=monitor[1], patience=t.patience,
+                    restore_best_weights=True,
+                ),
+            )  # fmt: skip
+        if t.task == "embed":  # the untouched encoder's mean-pooled cosines, zero-shot
+            before = evaluate(model, datasets["test"], test_targets, labels, t.task)["test"]
+        start = time.time()
+        history, _ = fit(
+            model, datasets["train"], datasets["validation"], run_dir, t.steps,
+            t.steps_per_epoch, t.batch_size, config.data.sequence_length,
+            validation_steps=t.validation_steps, max_minutes=t.max_minutes, log_every=100,
+            extra_callbacks=callbacks,
         )  # fmt: skip
-        model.compile(optimizer, loss=loss, weighted_metrics=metrics, jit_compile=t.jit_compile)
-    write_run_config(config)
-    monitor = ("val_accuracy", "max") if labels else ("val_loss", "min")
-    callbacks = ()
-    if t.patience:
-        callbacks = (
-            keras.callbacks.EarlyStopping(
-                monitor=monitor[0], mode=monitor[1], patience=t.patience,
-                restore_best_weights=True,
-            ),
-        )  # fmt: skip
-    before = None
-    if t.task == "embed":  # the untouched encoder's mean-pooled cosines, zero-shot
-        before = evaluate(model, datasets["test"], test_targets, labels, t.task)["test"]
-    start = time.time()
-    history, _ = fit(
-        model, datasets["train"], datasets["validation"], run_dir, t.steps,
-        t.steps_per_epoch, t.batch_size, config.data.sequence_length,
-        validation_steps=t.validation_steps, max_minutes=t.max_minutes, log_every=100,
-        extra_callbacks=callbacks,
-    )  # fmt: skip
-    minutes = (time.time() - start) / 60
-    report = evaluate(model, datasets["test"], test_targets, labels, t.task)
+        minutes = (time.time() - start) / 60
+        report = evaluate(model, datasets["test"], test_targets, labels, t.task)
     if t.lora_rank:
         exported = merge_lora(exported)
     save_model(exported, os.path.join(run_dir, "model.keras"))
     if before is not None:
         report["before"] = before
+        report["before_method"] = "zero-shot" if t.task == "embed" else f"probe-{t.probe_steps}"
     report.update(
         task=t.task, dataset=config.data.train_data or config.data.dataset or "default",
         init_from=t.init_from or "none", method=_method_name(t), parameters=parameters,
@@ -176,6 +184,39 @@ def finetune(
     )  # fmt: skip
     write_eval(run_dir, report)
     return export_classifier(config, exported, tokenizer, labels, pair, export_base, report)
+
+
+def _loss_and_metrics(labels: list[str] | None) -> tuple:
+    if labels:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return loss, [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    # regress, embed (cosine against the scaled gold score)
+    return keras.losses.MeanSquaredError(), [keras.metrics.MeanSquaredError("mse")]
+
+
+PROBE_LEARNING_RATE = 1e-3
+
+
+def _linear_probe(t, backbone: keras.Model, labels, datasets: dict, test_targets) -> dict | None:
+    """Test metrics before fine-tuning: the task's head alone (no dropout), trained
+    `probe_steps` steps with Adam at 1e-3 on the frozen, untouched backbone's features.
+    None for embed (its zero-shot cosines are the score before) or `probe_steps=0`."""
+    if t.task == "embed" or not t.probe_steps:
+        return None
+    start = time.time()
+    probe, _ = _task_model(dataclasses.replace(t, prefix_length=0), backbone, labels, 0.0)
+    backbone.trainable = False
+    loss, metrics = _loss_and_metrics(labels)
+    probe.compile(keras.optimizers.Adam(PROBE_LEARNING_RATE), loss=loss, weighted_metrics=metrics)
+    train = datasets["train"].repeat().take(t.probe_steps)  # the fine-tune's passes may be fewer
+    probe.fit(train, steps_per_epoch=t.probe_steps, epochs=1, verbose=0, shuffle=False)
+    before = evaluate(probe, datasets["test"], test_targets, labels, t.task)["test"]
+    backbone.trainable = True
+    logging.info(
+        "before fine-tuning (linear probe: the head alone, %d steps on the frozen backbone,"
+        " %.0f s): %s", t.probe_steps, time.time() - start, before,
+    )  # fmt: skip
+    return before
 
 
 def _task_model(t, backbone: keras.Model, labels, dropout: float):

@@ -9,7 +9,6 @@ inputs (vocabulary, tokenizer, tf.data: `pipelines.task_data.pretraining_inputs`
 import json
 import os
 
-import keras
 from absl import logging
 
 from bertgpt_tf.atomic_file import write_json
@@ -17,7 +16,7 @@ from bertgpt_tf.checkpoints.import_checkpoint import as_run_dir
 from bertgpt_tf.config import Config
 from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
 from bertgpt_tf.training.callbacks import global_step
-from bertgpt_tf.training.fit import start_run, train_from_config
+from bertgpt_tf.training.fit import precision_policy, start_run, train_from_config
 
 
 def prepare_pretraining(config: Config) -> Config:
@@ -59,8 +58,6 @@ def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) 
     """Fits the task's model on `fit_data` (`train_from_config`: config.json, model.keras),
     writes and returns results.json (steps, tokens/s, the history and `stats`' count of
     skipped lines). `prompts`: clm sample prompts for TensorBoard."""
-    if config.train.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     before = {}
 
     def callbacks_for(model):
@@ -69,7 +66,8 @@ def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) 
             logging.info("held-out before continued pretraining: %s", before)
         return _task_callbacks(config, model, tokenizer, prompts)
 
-    model, history, monitor = train_from_config(config, build_model, fit_data, callbacks_for)
+    with precision_policy(config.train.mixed_precision):
+        model, history, monitor = train_from_config(config, build_model, fit_data, callbacks_for)
     results = {
         "before": before,
         "steps": global_step(model),

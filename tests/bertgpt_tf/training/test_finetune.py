@@ -39,9 +39,10 @@ def _sentiment_file(path, n: int, seed: int = 0) -> str:
 
 
 def _config(tmp_path, name: str, **overrides) -> Config:
+    """A tiny classify config; no linear probe before fine-tuning (it has its own test)."""
     defaults = dict(
         task="classify", model_dir=str(tmp_path / name), batch_size=16, learning_rate=3e-3,
-        warmup_steps=10, vocabulary_size_target=200, patience=0, **SIZES,
+        warmup_steps=10, vocabulary_size_target=200, patience=0, probe_steps=0, **SIZES,
     )  # fmt: skip
     return Config.from_preset("tiny", **{**defaults, **overrides})
 
@@ -71,6 +72,18 @@ def test_classify_from_scratch_learns_evaluates_and_exports(tmp_path, assert_ser
     assert assert_servable(module, path, [("classify", {"text": texts})]) == 4 * 2 * 3
 
 
+def test_mixed_precision_fine_tunes_in_bf16_and_restores_the_policy(tmp_path):
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 400)
+    config = _config(tmp_path, "run", train_data=data, epochs=4, mixed_precision=True)
+    run_finetune(config, str(tmp_path / "saved_models"))
+    model = keras.saving.load_model(str(tmp_path / "run" / "model.keras"))
+    assert model.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("logits").dtype_policy.name == "float32"  # float32 logits out
+    assert keras.mixed_precision.global_policy().name == "float32"  # the process's, back
+    report = json.load(open(tmp_path / "run" / "eval.json"))
+    assert report["test"]["accuracy"] >= 0.9, report
+
+
 @pytest.fixture
 def pretrained_run(tmp_path, tiny_vocabulary):
     """A (randomly initialised) mlm run directory, as --init_from expects it."""
@@ -80,8 +93,9 @@ def pretrained_run(tmp_path, tiny_vocabulary):
     sizes = {k: v for k, v in SIZES.items() if k != "sequence_length"}
     BertPretrainer(BertEncoder(vocabulary_size=size, **sizes)).save(str(run_dir / "model.keras"))
     config = Config.from_preset(
-        "tiny", task="mlm", vocabulary=tiny_vocabulary, vocabulary_size=size, **SIZES
-    )
+        "tiny", task="mlm", recipe="bert", vocabulary=tiny_vocabulary, vocabulary_size=size,
+        **SIZES,
+    )  # fmt: skip
     config.to_json(str(run_dir / "config.json"))
     return str(run_dir)
 
@@ -96,6 +110,41 @@ def test_linear_probe_keeps_the_pretrained_encoder(tmp_path, pretrained_run):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     report = json.load(open(tmp_path / "probe" / "eval.json"))
     assert report["method"] == "linear-probe" and report["parameters"]["trainable"] == 32 * 2 + 2
+
+
+def test_the_score_before_fine_tuning_is_a_probe_of_the_untouched_encoder(tmp_path):
+    """The score "before" is the head alone trained on the frozen encoder: high for one whose
+    features already carry the label (one fine-tuned on it, saved as a pretraining run),
+    at chance for a random one, and the encoder is not moved by it (at learning rate 0
+    the fine-tuned encoder is still the pretrained one)."""
+    data = _sentiment_file(tmp_path / "sentiment.tsv", 400)
+    saved_models = str(tmp_path / "saved_models")
+    scratch_config = _config(tmp_path, "scratch", train_data=data, epochs=4, probe_steps=300)
+    run_finetune(scratch_config, saved_models)
+    pretrained = tmp_path / "pretrained"
+    pretrained.mkdir()
+    classifier = keras.saving.load_model(str(tmp_path / "scratch" / "model.keras"))
+    BertPretrainer(classifier.backbone).save(str(pretrained / "model.keras"))
+    trained = Config.from_json(str(tmp_path / "scratch" / "config.json"))
+    trained.replace(task="mlm").to_json(str(pretrained / "config.json"))
+
+    config = _config(
+        tmp_path, "run", train_data=data, epochs=1, init_from=str(pretrained),
+        learning_rate=0.0, probe_steps=150,
+    )  # fmt: skip
+    run_finetune(config, saved_models)
+    report = json.load(open(tmp_path / "run" / "eval.json"))
+    scratch = json.load(open(tmp_path / "scratch" / "eval.json"))
+    assert (report["before_method"], scratch["before_method"]) == ("probe-150", "probe-300")
+    assert report["before"]["accuracy"] >= 0.85, report
+    assert scratch["before"]["accuracy"] <= 0.65, scratch  # random features: about chance
+    tuned = keras.saving.load_model(str(tmp_path / "run" / "model.keras"))
+    for a, b in zip(classifier.backbone.weights, tuned.backbone.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    assert "(probe-150)" in open(tmp_path / "run" / "eval.md").read()
+    off = _config(tmp_path, "off", train_data=data, epochs=1, probe_steps=0)
+    run_finetune(off, saved_models)
+    assert "before" not in json.load(open(tmp_path / "off" / "eval.json"))
 
 
 def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pretrained_run):
