@@ -11,7 +11,8 @@
    (linear probe, or zero-shot for embed) and after, pretrained against scratch in
    points, and the TF-IDF floor on SST-2. Written to `<out>/report.md` and printed.
 
-A step whose run directory already holds its result is skipped, so an interrupted chain
+Run it from the checkout's root (it calls `run_train.py` there). A step whose run
+directory already holds its result is skipped, so an interrupted chain
 goes on where it stopped (run_train itself resumes an interrupted training run).
 """
 
