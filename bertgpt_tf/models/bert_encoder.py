@@ -1,15 +1,23 @@
 """BertEncoder: the BERT backbone (post-LN, or pre-LN on request) as a functional Keras model."""
 
-import functools
-
 import keras
 import keras_hub
 
-# `activation` names -> functions (keras' "gelu" string is the exact, erf one).
-ACTIVATIONS = {
-    "gelu": functools.partial(keras.activations.gelu, approximate=False),
-    "gelu_approximate": functools.partial(keras.activations.gelu, approximate=True),
-}
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+def gelu_exact(x):
+    return keras.activations.gelu(x, approximate=False)
+
+
+@keras.saving.register_keras_serializable(package="bertgpt_tf")
+def gelu_tanh(x):
+    return keras.activations.gelu(x, approximate=True)
+
+
+# `activation` names -> functions (keras' "gelu" string is the exact, erf one). Named,
+# registered functions, not partials: a layer's get_config (keras.models.clone_model,
+# to_json) must serialize them.
+ACTIVATIONS = {"gelu": gelu_exact, "gelu_approximate": gelu_tanh}
 
 
 def bert_kernel_initializer(stddev: float = 0.02) -> keras.initializers.Initializer:
