@@ -102,7 +102,6 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.paused = 0.0  # seconds of validation since `last_time`
         self.pause_start = None
         self.logs = {}
-        self.total_steps = 0
         self.total_seconds = 0.0
         self.total_tokens = 0.0
 
@@ -146,7 +145,6 @@ class TrainingMonitor(keras.callbacks.Callback):
         now = time.perf_counter()
         seconds = max(now - self.last_time - self.paused, 1e-9)
         steps = step - self.last_step
-        self.total_steps += steps
         self.total_seconds += seconds
         examples_per_second = steps * self.batch_size / seconds
         real, padded = (per_step * steps / seconds for per_step in self._tokens_per_step())
