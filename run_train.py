@@ -75,8 +75,25 @@ def run_generate(config: Config) -> str:
     )  # fmt: skip
 
 
-def _pretraining(config: Config) -> str:
-    return tasks.run_pretraining(config, *_export_to(), FLAGS.prompt or ())
+def run_pretraining(config: Config) -> str:
+    from bertgpt_tf.training.pretrain import run_pretraining
+    from pipelines.task_data import pretraining_inputs
+
+    return run_pretraining(config, pretraining_inputs, *_export_to(), FLAGS.prompt or ())
+
+
+def run_finetuning(config: Config) -> str:
+    from bertgpt_tf.training.finetune import run_finetuning
+    from pipelines.task_data import finetune_inputs
+
+    return run_finetuning(config, finetune_inputs, FLAGS.export_base)
+
+
+def run_translation(config: Config) -> str:
+    from bertgpt_tf.training.translate import run_translation
+    from pipelines.task_data import translation_inputs
+
+    return run_translation(config, translation_inputs, *_export_to())
 
 
 TASKS = {
@@ -84,13 +101,12 @@ TASKS = {
     "import": run_import,
     "report": tasks.run_report,
     "evaluate": tasks.run_evaluate,
-    **dict.fromkeys(("classify", "regress", "embed", "ner"),
-                    lambda config: tasks.run_finetune(config, FLAGS.export_base)),
-    **dict.fromkeys(("mlm", "electra", "distill", "clm"), _pretraining),
+    **dict.fromkeys(("classify", "regress", "embed", "ner"), run_finetuning),
+    **dict.fromkeys(("mlm", "electra", "distill", "clm"), run_pretraining),
     "export": lambda config: tasks.run_export(config, *_export_to()),
     "fill_mask": run_fill_mask,
     "generate": run_generate,
-    "translate": lambda config: tasks.run_translate(config, *_export_to()),
+    "translate": run_translation,
 }  # fmt: skip
 
 
@@ -116,8 +132,8 @@ def main(argv):
     task = FLAGS.task or "mlm"
     if task not in TASKS:
         raise app.UsageError(f"--task must be one of {sorted(TASKS)}, got {task!r}")
-    _warn_ignored_flags(task)
     try:
+        _warn_ignored_flags(task)
         print(TASKS[task](load_config()))
     # Bad input or config, a disk or permission fault (OSError: full disk, a folder
     # given for a file...), a diverged run: the message says what and where.

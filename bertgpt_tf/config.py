@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 class ModelConfig:
     """Backbone sizes (BERT encoder now; GPT decoder shares these names)."""
 
-    vocabulary_size: int = 30522  # replaced by the real vocabulary size at build time
+    vocabulary_size: int = 30522  # measured from the vocabulary file (DERIVED_FIELDS)
     num_layers: int = 4
     num_heads: int = 4
     hidden_dim: int = 256
@@ -105,7 +105,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     beta_2: float = 0.999  # Adam's second-moment decay (nanoGPT uses 0.99 for small batches)
     steps: int = 100_000
-    epochs: int = 0  # >0: passes over the training data instead of `steps`
+    # >0: passes over the training data, at most `steps` (fine-tuning's default: 3)
+    epochs: int = 0
     max_minutes: float = 0.0  # >0: stop (and save) after this wall time
     steps_per_epoch: int = 500  # validation, backup and logging cadence
     validation_steps: int = 50
@@ -189,6 +190,8 @@ DEFAULT_TOKENIZER = {"mlm": "wordpiece", "clm": "bpe", "translate": "bpe"}
 # wants a small vocabulary, and pre-LN blocks train stably at the higher learning rates
 # a short run needs.
 TASK_DEFAULTS: dict[str, dict] = {
+    # fine-tuning: 3 passes over the training split (BERT's paper), at most --steps
+    **dict.fromkeys(("classify", "regress", "embed", "ner"), dict(epochs=3)),
     "electra": dict(pair_objective="none"),
     "distill": dict(pair_objective="none"),
     "translate": dict(
@@ -251,9 +254,21 @@ FIELD_TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Fields measured from the data (config.json records them): never set by hand.
+DERIVED_FIELDS = {
+    "vocabulary_size": "the --vocabulary file's size, measured; a vocabulary trained here "
+    "takes its size from --vocabulary_size_target",
+    "target_vocabulary_size": "the --target_vocabulary file's size, measured; a vocabulary "
+    "trained here takes its size from --vocabulary_size_target",
+}
+
+
 def fields_ignored_by(task: str, given: list[str]) -> list[str]:
     """The fields among `given` (flags set on the command line) that `task` does not
-    read, by `FIELD_TASKS`."""
+    read, by `FIELD_TASKS`. Raises ValueError for a field measured from the data."""
+    for name in given:
+        if name in DERIVED_FIELDS:
+            raise ValueError(f"--{name} is not a setting: it is {DERIVED_FIELDS[name]}")
     return [name for name in given if task not in FIELD_TASKS.get(name, (task,))]
 
 

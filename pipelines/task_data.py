@@ -1,9 +1,10 @@
-"""What a task's run feeds `model.fit`, from the run config: its text -> vocabulary
-(given, or trained into the run dir) -> tokenizer -> training and validation `tf.data`.
+"""A task's inputs (`bertgpt_tf.training.task_inputs.TaskInputs`) from the config: its
+text -> vocabulary (given, or trained into the run dir) -> tokenizer -> training,
+validation (and test) `tf.data`.
 
-`run_train.py` calls these between the library's `prepare_*` (seed, run dir, the
-`--init_from` / `--teacher` run) and its `pretrain` / `finetune` / `translate`, so the
-library never imports `pipelines`.
+`run_train.py` hands these to the library's `run_pretraining` / `run_finetuning` /
+`run_translation`, which call them after their own preparation (seed, run dir, the
+`--init_from` / `--teacher` run), so the library never imports `pipelines`.
 """
 
 import os
@@ -14,6 +15,7 @@ from absl import logging
 
 from bertgpt_tf.config import ENCODER_PRETRAINING, Config
 from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer, load_tokenizer_pair
+from bertgpt_tf.training.task_inputs import TaskInputs
 from pipelines.clm_dataset import make_clm_dataset
 from pipelines.mlm_dataset import make_mlm_dataset
 from pipelines.sanitize import LineStats
@@ -40,33 +42,27 @@ def pretraining_vocabulary(config: Config, files: list[str] | None = None) -> st
     )  # fmt: skip
 
 
-def pretraining_inputs(config: Config, stats: LineStats | None = None) -> tuple:
-    """(config, tokenizer, fit_data) of `--task=mlm|electra|distill|clm`: the config
-    resolved with the vocabulary, its size and, with `--epochs`, the step budget;
-    `fit_data` the keyword arguments of `bertgpt_tf.training.fit.fit` that are data
-    (`train_data`, `validation_data`, `validation_steps`, `tokens_per_example`)."""
+def pretraining_inputs(config: Config, stats: LineStats | None = None) -> TaskInputs:
+    """The inputs of `--task=mlm|electra|distill|clm`: the corpus -> its vocabulary ->
+    tokenizer -> training and validation batches; with `--epochs`, the batches of one
+    pass counted. `stats` (default: a new one) counts the lines skipped or cut."""
     files = resolve_text_files(config.data.train_data, config.data.data_dir)
     vocabulary = pretraining_vocabulary(config, files)
     tokenizer = load_tokenizer(
         config.tokenizer_kind, vocabulary, config.data.lower_case,
         normalization=config.data.normalization,
     )  # fmt: skip
-    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     require_training_batch(config, files, tokenizer)
-    if config.train.epochs:  # passes over the data -> a step budget
-        one_pass = make_datasets(config, files, tokenizer, repeat=False)[0]
-        config = config.replace(steps=config.train.epochs * count_batches(one_pass))
+    one_pass = 0
+    if config.train.epochs:  # passes over the data -> a step budget (fit.run_config)
+        one_pass = count_batches(make_datasets(config, files, tokenizer, repeat=False)[0])
+    stats = stats or LineStats()
     train, validation, validation_steps = make_datasets(config, files, tokenizer, stats)
-    return (
-        config,
-        tokenizer,
-        _fit_data(train, validation, validation_steps, config.data.sequence_length),
-    )
-
-
-def _fit_data(train, validation, validation_steps: int, tokens_per_example: float) -> dict:
-    return dict(train_data=train, validation_data=validation,
-                validation_steps=validation_steps, tokens_per_example=tokens_per_example)  # fmt: skip
+    return TaskInputs(
+        tokenizer, train, validation, validation_steps, config.data.sequence_length,
+        batches_per_pass=one_pass, line_stats=stats,
+        derived=dict(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size),
+    )  # fmt: skip
 
 
 def require_training_batch(config: Config, files: list[str], tokenizer) -> None:
@@ -156,10 +152,10 @@ def count_batches(dataset: tf.data.Dataset, log_every_seconds: float = 10.0) -> 
     return count
 
 
-def finetune_inputs(config: Config) -> tuple:
-    """(config, data, tokenizer, datasets) of `--task=classify|regress|ner|embed`: the
-    splits -> vocabulary (the config's, e.g. the --init_from run's, or trained on the
-    training texts into the run dir) -> tokenizer -> {"train", "validation", "test"}.
+def finetune_inputs(config: Config) -> TaskInputs:
+    """The inputs of `--task=classify|regress|ner|embed`: the splits -> vocabulary (the
+    config's, e.g. the --init_from run's, or trained on the training texts into the run
+    dir) -> tokenizer -> training batches (repeated), a validation and a test pass.
     Training texts the vocabulary mostly cannot spell (more `[UNK]` pieces than
     `--max_unknown_share`) are refused before anything trains."""
     from pipelines.finetune_dataset import finetune_datasets
@@ -177,15 +173,12 @@ def finetune_inputs(config: Config) -> tuple:
             d.label_column, t.seed,
         )  # fmt: skip
         texts = data.splits["train"].texts + (data.splits["train"].texts_b or [])
-    if not d.train_data:  # name the dataset in the run's reports
-        config = config.replace(dataset=d.dataset or DEFAULT_DATASET[t.task])
     vocabulary = d.vocabulary or vocabulary_from_texts(
         t.model_dir, texts, d.vocabulary_size_target, d.lower_case
     )
     tokenizer = load_tokenizer(
         config.tokenizer_kind, vocabulary, d.lower_case, normalization=d.normalization
     )
-    config = config.replace(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
     # a finished run (eval.json: --task=evaluate's re-test) is measured, not refused
     finished = os.path.exists(os.path.join(t.model_dir, "eval.json"))
     require_known_text(
@@ -193,18 +186,28 @@ def finetune_inputs(config: Config) -> tuple:
     )
     datasets = finetune_datasets(data, tokenizer, d.sequence_length, t.batch_size, t.seed,
                                  t.class_weights, t.task)  # fmt: skip
-    return config, data, tokenizer, datasets
+    sizes = {k: len(v) for k, v in data.splits.items()}
+    derived = dict(vocabulary=vocabulary, vocabulary_size=tokenizer.vocabulary_size)
+    if not d.train_data:  # name the dataset in the run's reports
+        derived["dataset"] = d.dataset or DEFAULT_DATASET[t.task]
+    return TaskInputs(
+        tokenizer, datasets["train"], datasets["validation"],
+        min(t.validation_steps, -(-sizes["validation"] // t.batch_size)),
+        d.sequence_length, batches_per_pass=max(1, sizes["train"] // t.batch_size),
+        derived=derived, test=datasets["test"], test_targets=data.test_targets,
+        labels=data.label_names, pair=data.pair, sizes=sizes,
+    )  # fmt: skip
 
 
-def translation_inputs(config: Config) -> tuple:
-    """(config, splits, tokenizers, fit_data) of `--task=translate`: the parallel splits
-    {"train"|"validation"|"test": (sources, targets)} -> SentencePiece model(s) in the run
-    dir (shared by default) -> (source, target) tokenizers -> batches (`fit_data` as in
-    `pretraining_inputs`; its tokens per example are the real tokens of both sides, end
-    tokens included). The config is resolved with the vocabularies, their sizes, the
-    dataset name and, with `--epochs`, the step budget."""
+def translation_inputs(config: Config) -> TaskInputs:
+    """The inputs of `--task=translate`: the parallel splits {"train"|"validation"|
+    "test": (sources, targets)} -> SentencePiece model(s) in the run dir (shared by
+    default) -> the (source, target) tokenizers -> batches; `test` the test split's
+    (sources, references); tokens per example the real tokens of both sides, end tokens
+    included; with `--epochs`, the batches of one pass counted."""
     from pipelines.translation_dataset import (
         DEFAULT_DATASET,
+        SPLITS,
         dataset_folder,
         make_translation_dataset,
         read_parallel,
@@ -223,31 +226,28 @@ def translation_inputs(config: Config) -> tuple:
     )  # fmt: skip
     tokenizers = load_tokenizer_pair(config.tokenizer_kind, *vocabularies)
     shared = tokenizers[0] is tokenizers[1]
-    config = config.replace(
-        tokenizer=config.tokenizer_kind, vocabulary=vocabularies[0],
-        target_vocabulary=vocabularies[1], vocabulary_size=tokenizers[0].vocabulary_size,
-        target_vocabulary_size=0 if shared else tokenizers[1].vocabulary_size,
-        dataset=d.dataset or ("" if d.train_data else DEFAULT_DATASET),
-    )  # fmt: skip
 
     def dataset(split: str, **kwargs):
         return make_translation_dataset(
             *splits[split], *tokenizers, d.sequence_length, t.batch_size, **kwargs
         )
 
-    if t.epochs:  # passes over the training pairs -> a step budget
-        config = config.replace(steps=t.epochs * count_batches(dataset("train")))
     validation = dataset("validation")
     validation_steps = min(t.validation_steps, count_batches(validation))
     tokens_per_pair = sum(
         float(tok.tokenize(tf.constant(texts)).row_lengths().numpy().mean()) + 1
         for tok, texts in zip(tokenizers, splits["train"], strict=True)
     )
-    train = dataset("train", shuffle_seed=t.seed, repeat=True)
-    validation = validation if validation_steps else None
-    return (
-        config,
-        splits,
-        tokenizers,
-        _fit_data(train, validation, validation_steps, tokens_per_pair),
-    )
+    return TaskInputs(
+        tokenizers, dataset("train", shuffle_seed=t.seed, repeat=True),
+        validation if validation_steps else None, validation_steps, tokens_per_pair,
+        batches_per_pass=count_batches(dataset("train")) if t.epochs else 0,
+        test=splits["test"], test_split=SPLITS["test"],
+        sizes={s: len(pairs[0]) for s, pairs in splits.items()},
+        derived=dict(
+            tokenizer=config.tokenizer_kind, vocabulary=vocabularies[0],
+            target_vocabulary=vocabularies[1], vocabulary_size=tokenizers[0].vocabulary_size,
+            target_vocabulary_size=0 if shared else tokenizers[1].vocabulary_size,
+            dataset=d.dataset or ("" if d.train_data else DEFAULT_DATASET),
+        ),
+    )  # fmt: skip

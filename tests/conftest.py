@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from bertgpt_tf.config import Config
 from bertgpt_tf.export.check import SERVING_RELEASES, _outputs_differ, _to_json, check
 from tools.serving_env import serving_env
 
@@ -19,6 +20,35 @@ WORDS = (
     "late because snow covered tracks overnight children played football happily"
 ).split()
 CHINESE = ["我爱北京天安门。", "今天天气很好！", "他们在学校学习中文。"]
+
+
+POSITIVE, NEGATIVE = (
+    ["great", "wonderful", "superb", "lovely"],
+    ["awful", "terrible", "dull", "bad"],
+)
+# A one-layer model for fine-tuning tests.
+SIZES = dict(num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64, sequence_length=16)
+
+
+def write_sentiment_file(path, n: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    lines = ["text\tlabel"]
+    for i in range(n):
+        label = i % 2
+        words = rng.choices(WORDS, k=rng.randint(3, 8))
+        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label else NEGATIVE))
+        lines.append(f"{' '.join(words)}\t{'pos' if label else 'neg'}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def classify_config(tmp_path, name: str, **overrides) -> Config:
+    """A tiny classify config; no linear probe before fine-tuning (it has its own test)."""
+    defaults = dict(
+        task="classify", model_dir=str(tmp_path / name), batch_size=16, learning_rate=3e-3,
+        warmup_steps=10, vocabulary_size_target=200, patience=0, probe_steps=0, **SIZES,
+    )  # fmt: skip
+    return Config.from_preset("tiny", **{**defaults, **overrides})
 
 
 def make_documents(num_documents: int, seed: int = 0) -> list[list[str]]:

@@ -83,10 +83,10 @@ def pretraining_case(task: str, tokenizer: str, path: str, vocabulary: str, work
         max_sequence_length=64, validation_steps=2, validation_fraction=0.1,
         vocabulary_size_target=300 if tokenizer != "bpe" else 400, shuffle_buffer=10,
     )  # fmt: skip
-    config, tokenizer_, fit_data = pretraining_inputs(config)
-    batches = read_batches(fit_data["train_data"], FLAGS.batches)
+    inputs = pretraining_inputs(config)
+    batches = read_batches(inputs.train, FLAGS.batches)
     stats = LineStats()  # one whole pass, counted
-    one_pass = make_datasets(config, [path], tokenizer_, stats, repeat=False)[0]
+    one_pass = make_datasets(config, [path], inputs.tokenizer, stats, repeat=False)[0]
     total = sum(1 for _ in one_pass)
     counts = stats.result()
     return f"{batches} batches read, {total} in one pass", counts
@@ -137,10 +137,10 @@ def finetune_case(task: str, path: str, vocabulary: str, work: str):
         "tiny", task=task, train_data=path, vocabulary=vocabulary, batch_size=4,
         sequence_length=32, model_dir=tempfile.mkdtemp(dir=work), max_unknown_share=1.0,
     )  # fmt: skip
-    _, data, _, datasets = finetune_inputs(config)
-    read = {s: read_batches(d, FLAGS.batches) for s, d in datasets.items()}
-    rows = {s: len(v.words if hasattr(v, "words") else v.texts) for s, v in data.splits.items()}
-    return f"rows {rows}, batches {read}", {}
+    inputs = finetune_inputs(config)
+    splits = {"train": inputs.train, "validation": inputs.validation, "test": inputs.test}
+    read = {s: read_batches(d, FLAGS.batches) for s, d in splits.items()}
+    return f"rows {inputs.sizes}, batches {read}", {}
 
 
 def translation_case(source_lines: list[bytes], work: str):
@@ -158,9 +158,9 @@ def translation_case(source_lines: list[bytes], work: str):
         "tiny", task="translate", train_data=folder, model_dir=tempfile.mkdtemp(dir=work),
         batch_size=4, sequence_length=16, vocabulary_size_target=400, validation_steps=2,
     )  # fmt: skip
-    _, splits, _, fit_data = translation_inputs(config)
-    batches = read_batches(fit_data["train_data"], FLAGS.batches)
-    return f"{len(splits['train'][0])} of {n} train pairs kept, {batches} batches read", {}
+    inputs = translation_inputs(config)
+    batches = read_batches(inputs.train, FLAGS.batches)
+    return f"{inputs.sizes['train']} of {n} train pairs kept, {batches} batches read", {}
 
 
 def run_case(function, *args) -> tuple[str, str, dict]:

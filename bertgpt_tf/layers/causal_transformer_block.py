@@ -47,6 +47,7 @@ class CausalTransformerBlock(keras.layers.Layer):
         `x` (batch, seq, hidden_dim), or `(x, cache)` when a cache is given.
 
     Example:
+    >>> import numpy as np
     >>> block = CausalTransformerBlock(num_heads=2, intermediate_dim=16, use_rope=True)
     >>> block(np.ones((2, 5, 8), "float32")).shape
     TensorShape([2, 5, 8])

@@ -69,6 +69,7 @@ class BertEncoder(keras.Model):
             embedding width. The owner rebuilds the sharing: not part of `get_config`.
 
     Example:
+    >>> import numpy as np
     >>> encoder = BertEncoder(vocabulary_size=100, num_layers=1, num_heads=2,
     ...                       hidden_dim=8, intermediate_dim=16)
     >>> out = encoder({"token_ids": np.ones((2, 5), "int32"),

@@ -52,6 +52,7 @@ class GPTDecoder(keras.Model):
         layer_norm_epsilon: epsilon of every layer norm.
 
     Example:
+    >>> import numpy as np
     >>> decoder = GPTDecoder(vocabulary_size=50, num_layers=1, num_heads=2,
     ...                      hidden_dim=8, intermediate_dim=16)
     >>> out = decoder({"token_ids": np.ones((2, 5), "int32"),

@@ -6,6 +6,7 @@ target token that stops early once every row (every beam) has emitted `end_id`. 
 are static apart from the batch: `max_length` sizes the output and the caches.
 
 Example:
+>>> import numpy as np
 >>> model = Seq2SeqTransformer(vocabulary_size=20, num_layers=1, num_heads=2,
 ...                            hidden_dim=8, intermediate_dim=16)
 >>> source = np.array([[5, 6, 2], [7, 2, 0]], "int32")

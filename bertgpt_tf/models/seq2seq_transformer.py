@@ -43,6 +43,7 @@ class Seq2SeqTransformer(keras.Model):
         layer_norm_epsilon: epsilon of every layer norm.
 
     Example:
+    >>> import numpy as np
     >>> model = Seq2SeqTransformer(vocabulary_size=50, num_layers=1, num_heads=2,
     ...                            hidden_dim=8, intermediate_dim=16)
     >>> ones = np.ones((2, 5), "int32")

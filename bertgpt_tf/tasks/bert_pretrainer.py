@@ -5,11 +5,12 @@ import keras_hub
 
 from bertgpt_tf.models.bert_encoder import ACTIVATIONS, BertEncoder, bert_kernel_initializer
 from bertgpt_tf.tasks.legacy_files import backbone_from_config
+from bertgpt_tf.tasks.task_model import OwnLoss
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class BertPretrainer(keras.Model):
+class BertPretrainer(OwnLoss, keras.Model):
     """Masked-LM pretraining model over a `BertEncoder`.
 
     The MLM head gathers the `mask_positions` first and only then projects onto the
@@ -54,7 +55,9 @@ class BertPretrainer(keras.Model):
             name="mlm_head",
         )
         self.pair_head = None
-        if pair_objective != "none":
+        if pair_objective == "none":  # nothing reads the pooler: it gets no gradient
+            backbone.pooled_dense.trainable = False
+        else:
             self.pair_head = keras.layers.Dense(
                 2, kernel_initializer=bert_kernel_initializer(), name="pair_head"
             )
@@ -76,21 +79,15 @@ class BertPretrainer(keras.Model):
         self.pair_objective = pair_objective
         self.tie_word_embeddings = tie_word_embeddings
 
-    def compile(self, optimizer="adamw", **kwargs):
-        """Compile with the pretraining losses; MLM loss is averaged over the real masks."""
+    def compile_defaults(self) -> dict:
+        """The pretraining losses; the MLM loss is averaged over the real masks."""
         loss = {"mlm": WeightedTokenLoss()}
         weighted_metrics = {"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
         metrics = None
         if self.pair_head is not None:
             loss[self.pair_objective] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             metrics = {self.pair_objective: [keras.metrics.SparseCategoricalAccuracy("accuracy")]}
-        super().compile(
-            optimizer=optimizer,
-            loss=kwargs.pop("loss", loss),
-            weighted_metrics=kwargs.pop("weighted_metrics", weighted_metrics),
-            metrics=kwargs.pop("metrics", metrics),
-            **kwargs,
-        )
+        return dict(loss=loss, weighted_metrics=weighted_metrics, metrics=metrics)
 
     def get_config(self) -> dict:
         return {

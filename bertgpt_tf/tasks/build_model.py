@@ -53,7 +53,9 @@ def resolve_teacher(config: Config) -> Config:
             f"--teacher={config.train.teacher} is a {teacher_config.train.task!r} run; "
             "distillation needs an mlm run"
         )
-    sizes = teacher_config.to_dict()["model"]
+    # the teacher's shape; the student's own settings (dropout, temperature) stay the flags'
+    own = ("dropout", "distill_temperature", "student_layers", "student_hidden_dim")
+    sizes = {k: v for k, v in teacher_config.to_dict()["model"].items() if k not in own}
     depth = config.model.student_layers or max(1, sizes["num_layers"] // 2)
     width = config.model.student_hidden_dim
     if width and width != sizes["hidden_dim"]:  # a narrower student: the teacher's head size
@@ -63,7 +65,7 @@ def resolve_teacher(config: Config) -> Config:
                      intermediate_dim=ratio * width)  # fmt: skip
     sizes["student_hidden_dim"] = width
     return config.replace(
-        **{**sizes, "num_layers": depth, "student_layers": depth, "dropout": config.model.dropout},
+        **{**sizes, "num_layers": depth, "student_layers": depth},
         normalization=teacher_config.data.normalization,
         tokenizer=teacher_config.tokenizer_kind, vocabulary=teacher_config.data.vocabulary,
         lower_case=teacher_config.data.lower_case,

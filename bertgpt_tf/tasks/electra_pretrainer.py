@@ -76,6 +76,7 @@ class ElectraPretrainer(JointLossModel):
             name="generator_encoder",
         )
         self.backbone = backbone
+        backbone.pooled_dense.trainable = False  # nothing reads the pooler: no gradient
         self.generator = BertPretrainer(generator_encoder, "none", name="generator")
         self.discriminator_head = keras.Sequential(
             [

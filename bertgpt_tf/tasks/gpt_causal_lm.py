@@ -4,11 +4,12 @@ import keras
 
 from bertgpt_tf.models.gpt_decoder import GPTDecoder
 from bertgpt_tf.tasks.legacy_files import backbone_from_config
+from bertgpt_tf.tasks.task_model import OwnLoss
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class GPTCausalLM(keras.Model):
+class GPTCausalLM(OwnLoss, keras.Model):
     """Causal-LM training model: `token_ids`, `padding_mask` -> next-token `logits`.
 
     Labels are the inputs shifted by one (the pipeline cuts windows of length + 1).
@@ -28,14 +29,10 @@ class GPTCausalLM(keras.Model):
         logits = backbone(inputs)["logits"]  # (batch, seq, vocabulary_size), float32
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
-    def compile(self, optimizer="adamw", **kwargs):
-        super().compile(
-            optimizer=optimizer,
-            loss=kwargs.pop("loss", WeightedTokenLoss()),
-            weighted_metrics=kwargs.pop(
-                "weighted_metrics", [keras.metrics.SparseCategoricalAccuracy("accuracy")]
-            ),
-            **kwargs,
+    def compile_defaults(self) -> dict:
+        return dict(
+            loss=WeightedTokenLoss(),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
         )
 
     def get_config(self) -> dict:

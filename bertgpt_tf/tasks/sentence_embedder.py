@@ -6,6 +6,7 @@ import keras
 from bertgpt_tf.layers.pooling import MeanPooling
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.legacy_files import backbone_from_config
+from bertgpt_tf.tasks.task_model import OwnLoss
 
 SIDES = ("a", "b")  # the two texts of a pair: input keys `token_ids_a`, `token_ids_b`, ...
 
@@ -41,16 +42,28 @@ class SentenceEmbedder(keras.Model):
         return cls(**backbone_from_config(config))
 
 
-def siamese_similarity(embedder: SentenceEmbedder) -> keras.Model:
-    """The training model: the embedder's inputs for both texts, keyed `<name>_a` and
-    `<name>_b` (`token_ids_a`, ...) -> cosine similarity (batch, 1), both texts through
-    the same `embedder` (shared weights). Train it with MSE against the gold similarity
-    scaled to [0, 1] (Sentence-BERT's CosineSimilarityLoss)."""
-    inputs = {
-        f"{name}_{side}": keras.Input(shape=(None,), dtype="int32", name=f"{name}_{side}")
-        for side in SIDES
-        for name in embedder.input
-    }
-    u, v = (embedder({name: inputs[f"{name}_{side}"] for name in embedder.input}) for side in SIDES)
-    cosine = keras.layers.Dot(axes=-1, dtype="float32", name="cosine")([u, v])
-    return keras.Model(inputs=inputs, outputs=cosine, name="siamese_similarity")
+class SiameseSimilarity(OwnLoss, keras.Model):
+    """The training model of `embed`: the embedder's inputs for both texts, keyed
+    `<name>_a` and `<name>_b` (`token_ids_a`, ...) -> cosine similarity (batch, 1), both
+    texts through the same `embedder` (shared weights). It trains with MSE against the
+    gold similarity scaled to [0, 1] (Sentence-BERT's CosineSimilarityLoss), its
+    `compile_defaults`; `embedder` is what is saved and served."""
+
+    def __init__(self, embedder: SentenceEmbedder, **kwargs):
+        inputs = {
+            f"{name}_{side}": keras.Input(shape=(None,), dtype="int32", name=f"{name}_{side}")
+            for side in SIDES
+            for name in embedder.input
+        }
+        u, v = (
+            embedder({name: inputs[f"{name}_{side}"] for name in embedder.input}) for side in SIDES
+        )
+        cosine = keras.layers.Dot(axes=-1, dtype="float32", name="cosine")([u, v])
+        super().__init__(inputs=inputs, outputs=cosine, name="siamese_similarity", **kwargs)
+        self.embedder = embedder
+
+    def compile_defaults(self) -> dict:
+        return dict(
+            loss=keras.losses.MeanSquaredError(),
+            weighted_metrics=[keras.metrics.MeanSquaredError("mse")],
+        )

@@ -9,10 +9,11 @@ from bertgpt_tf.layers.pooling import LastTokenPooling
 from bertgpt_tf.layers.soft_prompt import SoftPrompt
 from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
 from bertgpt_tf.tasks.legacy_files import backbone_from_config
+from bertgpt_tf.tasks.task_model import OwnLoss
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class TextClassifier(keras.Model):
+class TextClassifier(OwnLoss, keras.Model):
     """Sequence-level head over a `BertEncoder` ([CLS] pooler) or a `GPTDecoder`
     (last-token pooling).
 
@@ -73,6 +74,20 @@ class TextClassifier(keras.Model):
         self.num_classes = num_classes
         self.dropout = dropout
         self.prefix_length = prefix_length
+
+    def compile_defaults(self) -> dict:
+        """Cross-entropy on the logits and accuracy, or for one output (regression)
+        squared error; both weighted by the batches' sample weights (class weights,
+        NER's first-piece mask)."""
+        if self.num_classes > 1:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            return dict(
+                loss=loss, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")]
+            )
+        return dict(
+            loss=keras.losses.MeanSquaredError(),
+            weighted_metrics=[keras.metrics.MeanSquaredError("mse")],
+        )
 
     def get_config(self) -> dict:
         return {

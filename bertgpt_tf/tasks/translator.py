@@ -4,11 +4,12 @@ import keras
 
 from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
 from bertgpt_tf.tasks.legacy_files import backbone_from_config
+from bertgpt_tf.tasks.task_model import OwnLoss
 from bertgpt_tf.tasks.weighted_token_loss import WeightedTokenLoss
 
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
-class Translator(keras.Model):
+class Translator(OwnLoss, keras.Model):
     """Training model: the four packed inputs -> next-target-token `logits`.
 
     The pipeline gives labels = decoder inputs shifted by one and weights = 1 on real
@@ -32,14 +33,10 @@ class Translator(keras.Model):
         # === Config ===
         self.label_smoothing = label_smoothing
 
-    def compile(self, optimizer="adamw", **kwargs):
-        super().compile(
-            optimizer=optimizer,
-            loss=kwargs.pop("loss", WeightedTokenLoss(self.label_smoothing)),
-            weighted_metrics=kwargs.pop(
-                "weighted_metrics", [keras.metrics.SparseCategoricalAccuracy("accuracy")]
-            ),
-            **kwargs,
+    def compile_defaults(self) -> dict:
+        return dict(
+            loss=WeightedTokenLoss(self.label_smoothing),
+            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
         )
 
     def get_config(self) -> dict:

@@ -19,8 +19,13 @@ class WeightedTokenLoss(keras.losses.Loss):
             uniformly over the vocabulary: loss = (1 - ε) * nll + ε * mean(-log p).
 
     Example:
+    >>> import numpy as np
     >>> loss = WeightedTokenLoss()
-    >>> float(loss([[1, 0]], [[[0.0, 9.0], [9.0, 0.0]]], sample_weight=[[1.0, 0.0]])) < 1e-3
+    >>> labels = np.array([[1, 0]], "int32")
+    >>> logits = np.array([[[0.0, 9.0], [0.0, 9.0]]], "float32")  # token 2 is wrong
+    >>> float(loss(labels, logits)) > 4.0
+    True
+    >>> float(loss(labels, logits, sample_weight=np.array([[1.0, 0.0]], "float32"))) < 1e-3
     True
     """
 

@@ -50,6 +50,7 @@ class SentencePieceTokenizer(TextTokenizer):
     seed before building the tokenizer (run_train does).
 
     Example:
+    >>> from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece
     >>> model = train_sentencepiece(["the cat sat on the mat"] * 10, 280, progress=False)
     >>> tokenizer = SentencePieceTokenizer(model)
     >>> ids = tokenizer.tokenize(tf.constant(["the cat\\n", "mat  🙂"]))

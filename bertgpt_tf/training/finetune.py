@@ -1,11 +1,13 @@
 """Fine-tuning a pretrained (or fresh) encoder: `classify`, `regress`, `ner`, `embed`.
 
-`prepare_finetuning` (seed, run dir, the `--init_from` run) -> `run_train.py` prepares
-the data (splits, vocabulary, tf.data: `pipelines.task_data.finetune_inputs`); here: the
-`--init_from` run's backbone (a BERT encoder or GPT decoder), or a new encoder -> the
-method (full, `--freeze_layers`, `--lora_rank`, `--prefix_length`; `training.peft`) ->
-`model.fit` under the strategy with early stopping on the validation metric (best
-weights restored) -> test metrics in `eval.json` / `eval.md` -> a raw-text SavedModel.
+`run_finetuning`: `prepare_finetuning` (seed, run dir, the `--init_from` run) -> the
+inputs (`make_inputs`, which `run_train.py` gives: splits, vocabulary, tf.data,
+`pipelines.task_data.finetune_inputs`) -> `finetune`: the `--init_from` run's backbone
+(a BERT encoder or GPT decoder), or a new encoder -> the task model, which owns its loss
+and metrics -> the method (full, `--freeze_layers`, `--lora_rank`, `--prefix_length`;
+`training.peft`) -> `train_from_config` with early stopping on the validation metric
+(best weights restored) -> test metrics in `eval.json` / `eval.md` -> a raw-text
+SavedModel.
 """
 
 import dataclasses
@@ -14,7 +16,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.checkpoints.import_checkpoint import as_run_dir
@@ -27,19 +28,12 @@ from bertgpt_tf.evaluation.metrics import (
 )
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.load_task_model import load_task_model
-from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder, siamese_similarity
+from bertgpt_tf.tasks.sentence_embedder import SentenceEmbedder, SiameseSimilarity
 from bertgpt_tf.tasks.text_classifier import TextClassifier
 from bertgpt_tf.tasks.token_classifier import TokenClassifier
-from bertgpt_tf.training.fit import (
-    fit,
-    make_strategy,
-    precision_policy,
-    save_model,
-    start_run,
-    write_run_config,
-)
-from bertgpt_tf.training.optimizer import make_optimizer
+from bertgpt_tf.training.fit import save_model, start_run, train_from_config
 from bertgpt_tf.training.peft import count_parameters, enable_lora, freeze_layers, merge_lora
+from bertgpt_tf.training.task_inputs import TaskInputs
 
 
 def prepare_finetuning(config: Config, fresh_run: bool = True) -> Config:
@@ -87,16 +81,17 @@ def resolve_init_from(config: Config) -> Config:
     )  # fmt: skip
 
 
-def _backbone(config: Config, vocabulary_size: int) -> keras.Model:
+def _backbone(config: Config) -> keras.Model:
     """The `--init_from` run's backbone, a BERT encoder or a GPT decoder (in the current
     strategy scope), or a new encoder."""
     if config.train.init_from in ("", "none"):
         return BertEncoder(**config.model_kwargs(BertEncoder))
     pretrained = load_task_model(os.path.join(config.train.init_from, "model.keras"))
     backbone = pretrained.backbone
-    if backbone.vocabulary_size != vocabulary_size:
+    backbone.trainable = True  # what pretraining left untrained (a pooler) trains here
+    if backbone.vocabulary_size != config.model.vocabulary_size:
         raise ValueError(
-            f"vocabulary {config.data.vocabulary} has {vocabulary_size} tokens but the "
+            f"vocabulary {config.data.vocabulary} has {config.model.vocabulary_size} tokens but the "
             f"checkpoint's encoder has {backbone.vocabulary_size}"
         )
     return backbone
@@ -106,111 +101,85 @@ def _backbone(config: Config, vocabulary_size: int) -> keras.Model:
 DECODER_TASKS = ("classify", "regress")
 
 
-def finetune(
-    config: Config,
-    tokenizer,
-    datasets: dict[str, tf.data.Dataset],
-    split_sizes: dict[str, int],
-    test_targets: np.ndarray,
-    labels: list[str] | None,
-    pair: bool,
-    export_base: str = "saved_models",
-) -> str:
-    """Fits a `TextClassifier` on `datasets` ("train" repeated, "validation", "test"
-    one ordered pass each, of `split_sizes` examples; `labels`: class names, None to
-    regress), then evaluates on
-    "test" against `test_targets`, writes eval.json/eval.md and exports."""
-    t, run_dir = config.train, config.train.model_dir
-    # Budget: --epochs passes over the training split (3 if not given), at most --steps
-    # steps (the learning rate decays to 0 there), validated on --validation_steps
-    # batches every --steps_per_epoch steps at most; --max_minutes stops earlier.
-    one_pass = max(1, split_sizes["train"] // t.batch_size)
-    config = config.replace(
-        steps=min(t.steps, (t.epochs or 3) * one_pass),
-        steps_per_epoch=min(one_pass, t.steps_per_epoch),
-    )
-    t = config.train
-    # --mixed_precision: bf16 compute for the models built or loaded here (a loaded
-    # backbone takes the policy in force when it is loaded, not the one it trained with)
-    with precision_policy(t.mixed_precision):
-        with make_strategy().scope():
-            backbone = _backbone(config, tokenizer.vocabulary_size)
-            before = _linear_probe(t, backbone, labels, datasets, test_targets)
-            model, exported = _task_model(t, backbone, labels, config.model.dropout)
-            if t.lora_rank:
-                enable_lora(backbone, t.lora_rank)
-            elif t.freeze_layers >= 0:
-                freeze_layers(backbone, t.freeze_layers)
-            parameters = count_parameters(model)
-            logging.info("parameters: %s", parameters)
-            loss, metrics = _loss_and_metrics(labels)
-            optimizer = make_optimizer(
-                t.learning_rate, min(t.warmup_steps, t.steps // 10), t.steps, t.decay,
-                t.weight_decay, t.beta_2,
-            )  # fmt: skip
-            model.compile(optimizer, loss=loss, weighted_metrics=metrics, jit_compile=t.jit_compile)
-        write_run_config(config)
-        monitor = ("val_accuracy", "max") if labels else ("val_loss", "min")
-        callbacks = ()
-        if t.patience:
-            callbacks = (
-                keras.callbacks.EarlyStopping(
-                    monitor=monitor[0], mode=monitor[1], patience=t.patience,
-                    restore_best_weights=True,
-                ),
-            )  # fmt: skip
+def run_finetuning(config: Config, make_inputs, export_base: str = "saved_models") -> str:
+    """The whole run: `prepare_finetuning` -> `make_inputs(config)` (a `TaskInputs`) ->
+    `finetune`; returns the SavedModel's path."""
+    config = prepare_finetuning(config)
+    return finetune(config, make_inputs(config), export_base)
+
+
+def finetune(config: Config, inputs: TaskInputs, export_base: str = "saved_models") -> str:
+    """The task model on the backbone, the method applied (`build`), fit through
+    `train_from_config` with early stopping on the validation metric (best weights
+    restored); the score before (a linear probe, or zero-shot for embed) and after on
+    `inputs.test`; eval.json / eval.md, model.keras and the SavedModel."""
+    t, labels = config.train, inputs.labels
+    before = {}
+
+    def build(config: Config) -> keras.Model:
+        backbone = _backbone(config)
+        if t.task != "embed" and t.probe_steps:  # before the method freezes anything
+            before.update(_linear_probe(t, backbone, inputs))
+        model = _task_model(config.train, backbone, labels, config.model.dropout)
         if t.task == "embed":  # the untouched encoder's mean-pooled cosines, zero-shot
-            before = evaluate(model, datasets["test"], test_targets, labels, t.task)["test"]
-        start = time.time()
-        history, _ = fit(
-            model, datasets["train"], datasets["validation"], run_dir, t.steps,
-            t.steps_per_epoch, t.batch_size, config.data.sequence_length,
-            validation_steps=t.validation_steps, max_minutes=t.max_minutes, log_every=100,
-            extra_callbacks=callbacks,
+            before.update(evaluate(model, inputs.test, inputs.test_targets, labels, t.task)["test"])
+        if t.lora_rank:
+            enable_lora(backbone, t.lora_rank)
+        elif t.freeze_layers >= 0:
+            freeze_layers(backbone, t.freeze_layers)
+        return model
+
+    def callbacks_for(model: keras.Model) -> tuple:
+        if not t.patience:
+            return ()
+        monitor = ("val_accuracy", "max") if labels else ("val_loss", "min")
+        return (
+            keras.callbacks.EarlyStopping(
+                monitor=monitor[0], mode=monitor[1], patience=t.patience,
+                restore_best_weights=True,
+            ),
         )  # fmt: skip
-        minutes = (time.time() - start) / 60
-        report = evaluate(model, datasets["test"], test_targets, labels, t.task)
+
+    start = time.time()
+    config, model, history, _ = train_from_config(config, inputs, build, callbacks_for)
+    minutes = (time.time() - start) / 60
+    report = evaluate(model, inputs.test, inputs.test_targets, labels, t.task)
+    exported = model.embedder if t.task == "embed" else model
     if t.lora_rank:
         exported = merge_lora(exported)
-    save_model(exported, os.path.join(run_dir, "model.keras"))
-    if before is not None:
+    save_model(exported, os.path.join(t.model_dir, "model.keras"))
+    if before:
         report["before"] = before
         report["before_method"] = "zero-shot" if t.task == "embed" else f"probe-{t.probe_steps}"
+    monitor = "val_accuracy" if labels else "val_loss"
     report.update(
         task=t.task, dataset=config.data.train_data or config.data.dataset or "default",
-        init_from=t.init_from or "none", method=_method_name(t), parameters=parameters,
-        fine_tune_minutes=round(minutes, 2), epochs_run=len(history.history.get("loss", [])),
-        validation=_best(history.history, monitor), labels=labels, splits=split_sizes,
+        init_from=t.init_from or "none", method=_method_name(t),
+        parameters=count_parameters(model), fine_tune_minutes=round(minutes, 2),
+        epochs_run=len(history.history.get("loss", [])),
+        validation=_best(history.history.get(monitor), max if labels else min),
+        labels=labels, splits=inputs.sizes,
     )  # fmt: skip
-    write_eval(run_dir, report)
-    return export_classifier(config, exported, tokenizer, labels, pair, export_base, report)
-
-
-def _loss_and_metrics(labels: list[str] | None) -> tuple:
-    if labels:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        return loss, [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    # regress, embed (cosine against the scaled gold score)
-    return keras.losses.MeanSquaredError(), [keras.metrics.MeanSquaredError("mse")]
+    write_eval(t.model_dir, report)
+    return export_classifier(
+        config, exported, inputs.tokenizer, labels, inputs.pair, export_base, report
+    )
 
 
 PROBE_LEARNING_RATE = 1e-3
 
 
-def _linear_probe(t, backbone: keras.Model, labels, datasets: dict, test_targets) -> dict | None:
+def _linear_probe(t, backbone: keras.Model, inputs: TaskInputs) -> dict:
     """Test metrics before fine-tuning: the task's head alone (no dropout), trained
-    `probe_steps` steps with Adam at 1e-3 on the frozen, untouched backbone's features.
-    None for embed (its zero-shot cosines are the score before) or `probe_steps=0`."""
-    if t.task == "embed" or not t.probe_steps:
-        return None
+    `probe_steps` steps with Adam at 1e-3 on the frozen, untouched backbone's features
+    (before the fine-tuning method freezes or adapts any of it: it is trainable after)."""
     start = time.time()
-    probe, _ = _task_model(dataclasses.replace(t, prefix_length=0), backbone, labels, 0.0)
+    probe = _task_model(dataclasses.replace(t, prefix_length=0), backbone, inputs.labels, 0.0)
     backbone.trainable = False
-    loss, metrics = _loss_and_metrics(labels)
-    probe.compile(keras.optimizers.Adam(PROBE_LEARNING_RATE), loss=loss, weighted_metrics=metrics)
-    train = datasets["train"].repeat().take(t.probe_steps)  # the fine-tune's passes may be fewer
+    probe.compile(keras.optimizers.Adam(PROBE_LEARNING_RATE))
+    train = inputs.train.take(t.probe_steps)  # the fine-tune's passes may be fewer
     probe.fit(train, steps_per_epoch=t.probe_steps, epochs=1, verbose=0, shuffle=False)
-    before = evaluate(probe, datasets["test"], test_targets, labels, t.task)["test"]
+    before = evaluate(probe, inputs.test, inputs.test_targets, inputs.labels, t.task)["test"]
     backbone.trainable = True
     logging.info(
         "before fine-tuning (linear probe: the head alone, %d steps on the frozen backbone,"
@@ -219,19 +188,16 @@ def _linear_probe(t, backbone: keras.Model, labels, datasets: dict, test_targets
     return before
 
 
-def _task_model(t, backbone: keras.Model, labels, dropout: float):
-    """(the model `fit` trains, the model that is saved and exported): the same one,
-    except for `embed`, which trains a siamese pair around the `SentenceEmbedder`."""
+def _task_model(t, backbone: keras.Model, labels, dropout: float) -> keras.Model:
+    """The model `fit` trains: a classifier, a tagger, or for `embed` a siamese pair
+    around the `SentenceEmbedder` (`.embedder`: what is saved and exported)."""
     if t.task == "embed":
-        embedder = SentenceEmbedder(backbone)
         backbone.pooled_dense.trainable = False  # mean pooling: the pooler is unused
-        return siamese_similarity(embedder), embedder
+        return SiameseSimilarity(SentenceEmbedder(backbone))
     if t.task == "ner":
-        model = TokenClassifier(backbone, len(labels), dropout)
         backbone.pooled_dense.trainable = False  # unused: keep it out of the count
-        return model, model
-    model = TextClassifier(backbone, len(labels) if labels else 1, dropout, t.prefix_length)
-    return model, model
+        return TokenClassifier(backbone, len(labels), dropout)
+    return TextClassifier(backbone, len(labels) if labels else 1, dropout, t.prefix_length)
 
 
 def _method_name(t) -> str:
@@ -246,11 +212,8 @@ def _method_name(t) -> str:
     return "full"
 
 
-def _best(history: dict, monitor: tuple[str, str]) -> float | None:
-    values = history.get(monitor[0])
-    if not values:
-        return None
-    return float(max(values) if monitor[1] == "max" else min(values))
+def _best(values: list | None, best) -> float | None:
+    return float(best(values)) if values else None
 
 
 def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, task: str) -> dict:
@@ -275,15 +238,17 @@ def evaluate(model: keras.Model, dataset, targets, labels: list[str] | None, tas
     return {"test": entity_f1(targets, predicted)}
 
 
-def reevaluate(config: Config, dataset, targets, labels: list[str] | None) -> str:
+def reevaluate(config: Config, inputs: TaskInputs) -> str:
     """`--task=evaluate`: the run's saved model on its test split again; the test
     metrics in eval.json/eval.md are replaced (the rest of the report is kept)."""
     run_dir = config.train.model_dir
     report = read_eval(run_dir)
     model = load_task_model(os.path.join(run_dir, "model.keras"))
     if config.train.task == "embed":
-        model = siamese_similarity(model)
-    report["test"] = evaluate(model, dataset, targets, labels, config.train.task)["test"]
+        model = SiameseSimilarity(model)
+    report["test"] = evaluate(
+        model, inputs.test, inputs.test_targets, inputs.labels, config.train.task
+    )["test"]
     write_eval(run_dir, report)
     return eval_table([(run_dir, report)])
 

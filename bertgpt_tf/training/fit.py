@@ -29,6 +29,7 @@ from bertgpt_tf.training.callbacks import (
 )
 from bertgpt_tf.training.optimizer import WarmupDecay, make_optimizer
 from bertgpt_tf.training.run_backup import RunBackup
+from bertgpt_tf.training.task_inputs import TaskInputs
 
 BACKUP_DIR = "backup"
 
@@ -71,27 +72,47 @@ def precision_policy(mixed_precision: bool):
         keras.mixed_precision.set_global_policy(policy)
 
 
-def train_from_config(config: Config, build, fit_data: dict, callbacks_for=None) -> tuple:
-    """config.json -> `build(config)` compiled under the strategy with the configured
-    AdamW schedule (and `--jit_compile`) -> `fit` on `fit_data` (its data arguments),
-    with `callbacks_for(model)` as extra callbacks -> model.keras in the run dir.
-    Returns (model, history, monitor)."""
-    t = config.train
+def run_config(config: Config, inputs: TaskInputs) -> Config:
+    """The config a run trains and records in config.json: the user's, with what its
+    inputs decided (vocabulary, its size, the dataset's name) and one step budget for
+    every task: `--steps`, or `--epochs` passes over the training data when that is
+    fewer (`--max_minutes` stops earlier still); a Keras epoch (validation, backup, log
+    cadence: `--steps_per_epoch`) at most one pass; warmup at most a tenth of the steps."""
+    config = config.replace(**inputs.derived)
+    t, one_pass = config.train, inputs.batches_per_pass
+    steps = min(t.steps, t.epochs * one_pass) if t.epochs and one_pass else t.steps
+    return config.replace(
+        steps=steps,
+        steps_per_epoch=min(t.steps_per_epoch, one_pass or t.steps_per_epoch),
+        warmup_steps=min(t.warmup_steps, steps // 10),
+    )
+
+
+def train_from_config(
+    config: Config, inputs: TaskInputs, build, callbacks_for=None
+) -> tuple[Config, keras.Model, keras.callbacks.History, TrainingMonitor]:
+    """The run config (`run_config`) -> config.json -> under `--mixed_precision` and the
+    strategy: `build(config)`, compiled with the task model's own loss and metrics, the
+    configured AdamW schedule and `--jit_compile`, and `callbacks_for(model)` (extra
+    callbacks; what to measure before training) -> `fit` on `inputs`.
+    Returns (run config, model, history, monitor)."""
+    config = run_config(config, inputs)
     write_run_config(config)
-    with make_strategy().scope():
+    t = config.train
+    with precision_policy(t.mixed_precision), make_strategy().scope():
         model = build(config)
         optimizer = make_optimizer(
             t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
         )
         model.compile(optimizer, jit_compile=t.jit_compile)
+        extra_callbacks = callbacks_for(model) if callbacks_for else ()
     history, monitor = fit(
-        model, run_dir=t.model_dir, steps=t.steps, steps_per_epoch=t.steps_per_epoch,
-        batch_size=t.batch_size, checkpoint_every=t.checkpoint_every,
-        max_minutes=t.max_minutes, **fit_data,
-        extra_callbacks=callbacks_for(model) if callbacks_for else (),
+        model, inputs.train, inputs.validation, t.model_dir, t.steps, t.steps_per_epoch,
+        t.batch_size, inputs.tokens_per_example, validation_steps=inputs.validation_steps,
+        checkpoint_every=t.checkpoint_every, max_minutes=t.max_minutes,
+        extra_callbacks=extra_callbacks,
     )  # fmt: skip
-    save_model(model, os.path.join(t.model_dir, "model.keras"))
-    return model, history, monitor
+    return config, model, history, monitor
 
 
 def save_model(model: keras.Model, path: str) -> None:

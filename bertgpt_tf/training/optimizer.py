@@ -27,8 +27,8 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
     >>> schedule = WarmupDecay(1e-3, warmup_steps=10, total_steps=110)
-    >>> float(schedule(5)), float(schedule(10)), float(schedule(60))
-    (0.0005, 0.001, 0.0005)
+    >>> [round(float(schedule(step)), 6) for step in (5, 10, 60)]
+    [0.0005, 0.001, 0.0005]
     """
 
     def __init__(self, learning_rate: float, warmup_steps: int, total_steps: int, decay="linear"):

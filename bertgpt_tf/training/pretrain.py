@@ -1,9 +1,11 @@
 """`--task=mlm|electra|distill|clm`: pretraining a BERT encoder or a GPT decoder.
 
-`prepare_pretraining` (seed, run dir, the `--teacher` run) -> `run_train.py` builds the
-inputs (vocabulary, tokenizer, tf.data: `pipelines.task_data.pretraining_inputs`) ->
-`pretrain`: the task's model built and compiled under the strategy, `model.fit`
-(resuming from the run's backup), `model.keras` and `results.json` in the run dir.
+`run_pretraining`: `prepare_pretraining` (seed, run dir, the `--teacher` or starting
+run) -> the inputs (`make_inputs`, which `run_train.py` gives: vocabulary, tokenizer,
+tf.data, `pipelines.task_data.pretraining_inputs`) -> `pretrain`: the task's model
+(`build_model`) through `train_from_config` (config.json, `model.fit` under the strategy,
+resuming from the run's backup), `model.keras` and `results.json` in the run dir ->
+export.
 """
 
 import json
@@ -16,7 +18,22 @@ from bertgpt_tf.checkpoints.import_checkpoint import as_run_dir
 from bertgpt_tf.config import Config
 from bertgpt_tf.tasks.build_model import build_model, resolve_teacher
 from bertgpt_tf.training.callbacks import global_step
-from bertgpt_tf.training.fit import precision_policy, start_run, train_from_config
+from bertgpt_tf.training.fit import save_model, start_run, train_from_config
+from bertgpt_tf.training.task_inputs import TaskInputs
+
+
+def run_pretraining(
+    config: Config, make_inputs, export_base: str = "saved_models", version=None, prompts=()
+) -> str:
+    """The whole run: `prepare_pretraining` -> `make_inputs(config)` (a `TaskInputs`) ->
+    `pretrain` -> the SavedModel; returns its path."""
+    from bertgpt_tf.export.from_run import export_run
+
+    config = prepare_pretraining(config)
+    config = pretrain(config, make_inputs(config), prompts)[0]
+    path = export_run(config, export_base, version)
+    logging.info("exported %s", path)
+    return path
 
 
 def prepare_pretraining(config: Config) -> Config:
@@ -54,38 +71,38 @@ def resolve_continued(config: Config) -> Config:
     )  # fmt: skip
 
 
-def pretrain(config: Config, tokenizer, fit_data: dict, stats=None, prompts=()) -> dict:
-    """Fits the task's model on `fit_data` (`train_from_config`: config.json, model.keras),
-    writes and returns results.json (steps, tokens/s, the history and `stats`' count of
-    skipped lines). `prompts`: clm sample prompts for TensorBoard."""
+def pretrain(config: Config, inputs: TaskInputs, prompts=()) -> tuple[Config, dict]:
+    """Fits the task's model on `inputs` (`train_from_config`: config.json), saves
+    model.keras, writes results.json (steps, tokens/s, the history, the count of skipped
+    lines) and returns (the run config, results). `prompts`: clm sample prompts for
+    TensorBoard."""
     before = {}
 
     def callbacks_for(model):
         if config.train.init_from not in ("", "none"):  # the starting weights, held out
-            before.update(_held_out(model, fit_data))
+            before.update(_held_out(model, inputs))
             logging.info("held-out before continued pretraining: %s", before)
-        return _task_callbacks(config, model, tokenizer, prompts)
+        return _task_callbacks(config, model, inputs.tokenizer, prompts)
 
-    with precision_policy(config.train.mixed_precision):
-        model, history, monitor = train_from_config(config, build_model, fit_data, callbacks_for)
+    config, model, history, monitor = train_from_config(config, inputs, build_model, callbacks_for)
+    save_model(model, os.path.join(config.train.model_dir, "model.keras"))
     results = {
         "before": before,
         "steps": global_step(model),
         "tokens_per_second": monitor.mean_tokens_per_second(),
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-        "skipped_lines": stats.result() if stats else {},
+        "skipped_lines": inputs.line_stats.result() if inputs.line_stats else {},
     }
     write_json(os.path.join(config.train.model_dir, "results.json"), results, indent=2)
     logging.info("results: %s", json.dumps({k: v for k, v in results.items() if k != "history"}))
-    return results
+    return config, results
 
 
-def _held_out(model, fit_data: dict) -> dict:
+def _held_out(model, inputs: TaskInputs) -> dict:
     """The model's validation metrics (`validation_steps` batches) as they are now."""
     metrics = model.evaluate(
-        fit_data["validation_data"], steps=fit_data["validation_steps"] or None,
-        return_dict=True, verbose=0,
-    )  # fmt: skip
+        inputs.validation, steps=inputs.validation_steps or None, return_dict=True, verbose=0
+    )
     return {f"val_{k}": float(v) for k, v in metrics.items()}
 
 

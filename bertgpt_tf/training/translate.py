@@ -1,10 +1,11 @@
 """`--task=translate`: an encoder-decoder Transformer on parallel text (Multi30k en->de).
 
-`start_run` (seed, run dir) -> `run_train.py` builds the inputs (parallel
-files -> SentencePiece model(s) trained into the run dir, shared by default -> tokenize +
-pack in `tf.data`: `pipelines.task_data.translation_inputs`) -> `Translator` fit
-(teacher forcing, label smoothing) -> corpus BLEU (sacrebleu, detokenized, 13a) of greedy and beam search on the test split,
-decoded through the serving module, in `eval.json` / `eval.md` -> a raw-text SavedModel.
+`run_translation`: `start_run` (seed, run dir) -> the inputs (`make_inputs`, which
+`run_train.py` gives: parallel files -> SentencePiece model(s) trained into the run dir,
+shared by default -> tokenize + pack in `tf.data`: `pipelines.task_data.translation_inputs`)
+-> `Translator` through `train_from_config` (teacher forcing, label smoothing) -> corpus
+BLEU (sacrebleu, detokenized, 13a) of greedy and beam search on the test split, decoded
+through the serving module, in `eval.json` / `eval.md` -> a raw-text SavedModel.
 """
 
 import os
@@ -18,8 +19,9 @@ from bertgpt_tf.export.translate_serving import TranslateServing
 from bertgpt_tf.models.seq2seq_transformer import Seq2SeqTransformer
 from bertgpt_tf.tasks.translator import Translator
 from bertgpt_tf.training.callbacks import global_step
-from bertgpt_tf.training.fit import train_from_config
+from bertgpt_tf.training.fit import save_model, start_run, train_from_config
 from bertgpt_tf.training.peft import count_parameters
+from bertgpt_tf.training.task_inputs import TaskInputs
 
 NUM_SAMPLES = 5  # example translations in eval.json / eval.md
 
@@ -82,25 +84,34 @@ def write_eval(run_dir: str, report: dict) -> None:
     write_text(os.path.join(run_dir, "eval.md"), "\n".join(lines))
 
 
+def run_translation(
+    config: Config, make_inputs, export_base: str = "saved_models", version=None
+) -> str:
+    """The whole run: `start_run` (seed, run dir) -> `make_inputs(config)` (a
+    `TaskInputs`) -> `translate`; returns the SavedModel's path."""
+    config = start_run(config)
+    return translate(config, make_inputs(config), export_base, version)
+
+
 def translate(
-    config: Config, splits: dict, tokenizers: tuple, fit_data: dict, test_split: str,
-    export_base: str = "saved_models", version=None,
-) -> str:  # fmt: skip
-    """Trains on `fit_data`, evaluates on `splits["test"]` (named `test_split` in
-    eval.json / eval.md) and exports; returns the export path."""
+    config: Config, inputs: TaskInputs, export_base: str = "saved_models", version=None
+) -> str:
+    """Trains on `inputs`, evaluates on `inputs.test` (sources, references) and exports;
+    returns the export path."""
     started = time.monotonic()
-    model = train_from_config(config, build_translator, fit_data)[0]
-    d = config.data
+    config, model, _, _ = train_from_config(config, inputs, build_translator)
+    save_model(model, os.path.join(config.train.model_dir, "model.keras"))
+    d, tokenizers = config.data, inputs.tokenizer
     report = {
         "task": "translate",
         "dataset": d.dataset or d.train_data,
         "direction": f"{d.source_language}->{d.target_language}",
-        "test_split": test_split,
+        "test_split": inputs.test_split,
         "steps": global_step(model),
         "train_minutes": round((time.monotonic() - started) / 60, 1),
         "parameters": count_parameters(model)["total"],
         "shared_vocabulary": tokenizers[0] is tokenizers[1],
-        **evaluate_bleu(config, model.backbone, tokenizers, *splits["test"]),
+        **evaluate_bleu(config, model.backbone, tokenizers, *inputs.test),
     }
     write_eval(config.train.model_dir, report)
     return export_translator(config, model.backbone, tokenizers, export_base, version, report)

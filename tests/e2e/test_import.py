@@ -53,14 +53,14 @@ def test_fine_tuning_starts_from_a_checkpoint_directory(kind, tmp_path):
         write_hf_gpt2,
         write_hf_roberta,
     )
-    from tests.bertgpt_tf.training.test_finetune import _sentiment_file
+    from tests.conftest import write_sentiment_file
 
     writers = {"roberta": write_hf_roberta, "albert": write_hf_albert, "gpt2": write_hf_gpt2}
     if kind == "bert":
         hf_dir = write_hf(str(tmp_path / "hf"), bert_tensors(4), hf_config())
     else:
         hf_dir = writers[kind](str(tmp_path / "hf"))
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 120)
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 120)
     flags = [f"--{k}={v}" for k, v in dict(
         task="classify", init_from=hf_dir, train_data=data, model_dir=tmp_path / "ft",
         epochs=1, batch_size=8, sequence_length=16, learning_rate=0.0,

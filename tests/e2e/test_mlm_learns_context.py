@@ -60,7 +60,7 @@ def test_mlm_accuracy_rises_far_above_the_unigram_floor(tmp_path):
     )  # fmt: skip
     model = BertPretrainer(encoder, "none", tie_word_embeddings=False)
     model.compile(make_optimizer(1e-3, warmup_steps=50, total_steps=STEPS))
-    model.fit(datasets["train"], steps_per_epoch=STEPS, epochs=1, verbose=0)
+    model.fit(datasets["train"], steps_per_epoch=STEPS, epochs=1, verbose=0, shuffle=False)
     results = model.evaluate(datasets["validation"], steps=10, return_dict=True, verbose=0)
     floor = 1 / len(CYCLE)
     accuracy = results.get("mlm_accuracy", results.get("accuracy"))

@@ -119,11 +119,11 @@ def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable)
 def test_fine_tuning_loads_the_discriminator_or_the_student(runs, name, tmp_path):
     """`--init_from=<electra|distill run>` fine-tunes the encoder the pretrainer holds."""
     from bertgpt_tf.tasks.text_classifier import TextClassifier  # noqa: F401  (registers)
-    from tests.bertgpt_tf.training.test_finetune import _sentiment_file
+    from tests.conftest import write_sentiment_file
 
     run_dir, _ = runs(name)
     pretrained = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 200)
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 200)
     flags = [f"--{k}={v}" for k, v in dict(
         task="classify", init_from=run_dir, train_data=data, model_dir=tmp_path / "ft",
         epochs=1, batch_size=8, sequence_length=16, learning_rate=0.0,

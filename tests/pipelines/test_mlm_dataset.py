@@ -18,7 +18,13 @@ def _first(dataset, n=3):
 @pytest.mark.parametrize("pair_objective", ["nsp", "sop", "none"])
 def test_static_shapes_and_packing(tiny_corpus, tiny_tokenizer, pair_objective):
     dataset = make_mlm_dataset(
-        tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, pair_objective=pair_objective
+        tiny_corpus,
+        tiny_tokenizer,
+        BATCH,
+        LENGTH,
+        PREDICTIONS,
+        pair_objective=pair_objective,
+        shuffle_buffer=50,
     )
     x_spec, y_spec, _ = dataset.element_spec
     assert x_spec["token_ids"].shape == (BATCH, LENGTH)
@@ -58,7 +64,13 @@ def test_validation_differs_from_train_and_is_finite(tiny_corpus, tiny_tokenizer
 
 def test_whole_word_masking_pipeline_runs(tiny_corpus, tiny_tokenizer):
     dataset = make_mlm_dataset(
-        tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, whole_word_masking=True
+        tiny_corpus,
+        tiny_tokenizer,
+        BATCH,
+        LENGTH,
+        PREDICTIONS,
+        whole_word_masking=True,
+        shuffle_buffer=50,
     )
     for x, _, w in _first(dataset):
         assert x["token_ids"].shape == (BATCH, LENGTH) and w["mlm"].sum() > 0
@@ -68,7 +80,9 @@ def test_same_seed_same_batches(tiny_corpus, tiny_tokenizer):
     def batches():
         tf.random.set_seed(3)
         return _first(
-            make_mlm_dataset(tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, seed=3)
+            make_mlm_dataset(
+                tiny_corpus, tiny_tokenizer, BATCH, LENGTH, PREDICTIONS, seed=3, shuffle_buffer=50
+            )
         )
 
     a, b = batches(), batches()
@@ -81,14 +95,15 @@ def test_hostile_lines_are_counted_not_fatal(tmp_path, tiny_tokenizer):
     path = tmp_path / "hostile.txt"
     good = b"the quick brown fox jumps over the lazy dog\n"
     path.write_bytes(
-        b"Title\n" + good * 3 + b"\xff\xfe broken bytes\n" + b"nul\x00here\n" + b"z " * 600_000
+        b"Title\n" + good * 3 + b"\xff\xfe broken bytes\n" + b"nul\x00here\n" + b"z " * 20_000
         + b"\n\n\x00\n\nTitle two\n" + good * 4
     )  # fmt: skip
     stats = LineStats()
     dataset = make_mlm_dataset(
         [str(path)], tiny_tokenizer, 2, LENGTH, PREDICTIONS, validation_fraction=0.0,
-        max_line_bytes=10_000, stats=stats,
+        max_line_bytes=10_000, stats=stats, shuffle_buffer=4,
     )  # fmt: skip
+    # (a 10,000-example shuffle buffer would read this 2-document file ~3,000 times first)
     assert len(_first(dataset, 10)) == 10
     counts = stats.result()
     assert counts["invalid_utf8"] >= 1 and counts["nul_bytes"] >= 2 and counts["truncated"] >= 1

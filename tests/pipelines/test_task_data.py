@@ -87,8 +87,8 @@ def test_one_paragraph_documents_end_instead_of_looping(
     if pair_objective == "sop":
         return
     # the same documents as RoBERTa-style windows do train
-    config, _, fit_data = pretraining_inputs(config.replace(pair_objective="none"))
-    x, _, _ = next(iter(fit_data["train_data"]))
+    inputs = pretraining_inputs(config.replace(pair_objective="none"))
+    x, _, _ = next(iter(inputs.train))
     assert x["token_ids"].shape == (4, 16)
 
 
@@ -142,8 +142,8 @@ def test_pretraining_warns_before_the_vocabulary_is_trained(tmp_path, monkeypatc
         "train_wordpiece_vocabulary",
         lambda *a, **k: events.append("vocabulary") or train(*a, **k, progress=False),
     )
-    config, tokenizer, _ = pretraining_inputs(_config(tmp_path, str(corpus)))
-    assert isinstance(tokenizer, WordPieceTokenizer)
+    inputs = pretraining_inputs(_config(tmp_path, str(corpus)))
+    assert isinstance(inputs.tokenizer, WordPieceTokenizer)
     assert "not UTF-8" in events[0] and str(corpus) in events[0]
     assert events.index("vocabulary") > 0
 

@@ -52,9 +52,10 @@ def test_the_hint_names_the_init_from_run(tmp_path):
 
 def test_english_passes_and_the_share_is_logged(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="absl"):
-        config, _, tokenizer, _ = finetune_inputs(_config(tmp_path, ENGLISH))
+        inputs = finetune_inputs(_config(tmp_path, ENGLISH))
     assert "[UNK] pieces: 0.0 % of " in caplog.text
-    assert tokenizer.vocabulary_size == len(VOCABULARY)
+    assert inputs.tokenizer.vocabulary_size == len(VOCABULARY)
+    assert inputs.derived["vocabulary_size"] == len(VOCABULARY)
 
 
 def test_the_threshold_is_a_flag(tmp_path, caplog):

@@ -14,7 +14,7 @@ from bertgpt_tf.config import Config
 from bertgpt_tf.tokenizers.load_tokenizer import load_tokenizer
 from bertgpt_tf.tokenizers.segment_packer import encode_texts
 from tests.bertgpt_tf.checkpoints.checkpoint_files import write_hf_albert
-from tests.bertgpt_tf.checkpoints.test_tokenizer_parity import sample_lines
+from tests.real_text import sample_lines
 
 
 def albert_preprocess(text: str) -> str:

@@ -25,7 +25,7 @@ from tests.bertgpt_tf.checkpoints.checkpoint_files import (
     write_hf_gpt2,
     write_hf_roberta,
 )
-from tests.bertgpt_tf.checkpoints.test_tokenizer_parity import sample_lines
+from tests.real_text import sample_lines
 
 TEXTS = ["The cat sat on the mat.", "Héllo wörld 🙂 — naïve café, 日本語\nnew line  x"]
 

@@ -48,7 +48,7 @@ def main(batches_path: str, num_devices: int, out_path: str, optimizer: str) -> 
         else:
             model.compile(make_optimizer(1e-3, warmup_steps=2, total_steps=steps))
     initial = [np.array(w) for w in model.get_weights()]
-    history = model.fit(dataset, epochs=steps, steps_per_epoch=1, verbose=0)
+    history = model.fit(dataset, epochs=steps, steps_per_epoch=1, verbose=0, shuffle=False)
     moved = max(
         float(np.abs(w - w0).max()) for w, w0 in zip(model.get_weights(), initial, strict=True)
     )

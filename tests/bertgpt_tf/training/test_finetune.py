@@ -16,41 +16,23 @@ from bertgpt_tf.export.ner_serving import NERServing
 from bertgpt_tf.models.bert_encoder import BertEncoder
 from bertgpt_tf.tasks.bert_pretrainer import BertPretrainer
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
-from pipelines.tasks import run_evaluate, run_finetune
-from tests.conftest import WORDS
-
-POSITIVE, NEGATIVE = (
-    ["great", "wonderful", "superb", "lovely"],
-    ["awful", "terrible", "dull", "bad"],
+from bertgpt_tf.training.finetune import run_finetuning
+from pipelines.task_data import finetune_inputs
+from pipelines.tasks import run_evaluate
+from tests.conftest import (
+    NEGATIVE,
+    POSITIVE,
+    SIZES,
+    WORDS,
+    classify_config,
+    write_sentiment_file,
 )
-SIZES = dict(num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64, sequence_length=16)
-
-
-def _sentiment_file(path, n: int, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    lines = ["text\tlabel"]
-    for i in range(n):
-        label = i % 2
-        words = rng.choices(WORDS, k=rng.randint(3, 8))
-        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label else NEGATIVE))
-        lines.append(f"{' '.join(words)}\t{'pos' if label else 'neg'}")
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-def _config(tmp_path, name: str, **overrides) -> Config:
-    """A tiny classify config; no linear probe before fine-tuning (it has its own test)."""
-    defaults = dict(
-        task="classify", model_dir=str(tmp_path / name), batch_size=16, learning_rate=3e-3,
-        warmup_steps=10, vocabulary_size_target=200, patience=0, probe_steps=0, **SIZES,
-    )  # fmt: skip
-    return Config.from_preset("tiny", **{**defaults, **overrides})
 
 
 def test_classify_from_scratch_learns_evaluates_and_exports(tmp_path, assert_servable):
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 600)
-    config = _config(tmp_path, "run", train_data=data, epochs=4)
-    path = run_finetune(config, str(tmp_path / "saved_models"))
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 600)
+    config = classify_config(tmp_path, "run", train_data=data, epochs=4)
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     run_dir = str(tmp_path / "run")
     with open(os.path.join(run_dir, "eval.json")) as f:
         report = json.load(f)
@@ -73,15 +55,15 @@ def test_classify_from_scratch_learns_evaluates_and_exports(tmp_path, assert_ser
 
 
 def test_mixed_precision_fine_tunes_in_bf16_and_restores_the_policy(tmp_path, monkeypatch):
-    from bertgpt_tf.training import finetune
+    from bertgpt_tf.training import fit
 
     trained = []
-    real_fit = finetune.fit
-    monkeypatch.setattr(finetune, "fit", lambda model, *a, **k: trained.append(model) or
+    real_fit = fit.fit
+    monkeypatch.setattr(fit, "fit", lambda model, *a, **k: trained.append(model) or
                         real_fit(model, *a, **k))  # fmt: skip
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 600)  # as the fp32 test above
-    config = _config(tmp_path, "run", train_data=data, epochs=4, mixed_precision=True)
-    run_finetune(config, str(tmp_path / "saved_models"))
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 600)  # as the fp32 test above
+    config = classify_config(tmp_path, "run", train_data=data, epochs=4, mixed_precision=True)
+    run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     (model,) = trained
     assert model.backbone.transformer_layers[0].compute_dtype == "bfloat16"
     assert model.get_layer("logits").compute_dtype == "float32"  # float32 logits out
@@ -108,9 +90,9 @@ def pretrained_run(tmp_path, tiny_vocabulary):
 
 
 def test_linear_probe_keeps_the_pretrained_encoder(tmp_path, pretrained_run):
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 200)
-    config = _config(tmp_path, "probe", train_data=data, epochs=1, init_from=pretrained_run)
-    run_finetune(config.replace(freeze_layers=0), str(tmp_path / "saved_models"))
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 200)
+    config = classify_config(tmp_path, "probe", train_data=data, epochs=1, init_from=pretrained_run)
+    run_finetuning(config.replace(freeze_layers=0), finetune_inputs, str(tmp_path / "saved_models"))
     pretrained = keras.saving.load_model(os.path.join(pretrained_run, "model.keras"))
     probe = keras.saving.load_model(str(tmp_path / "probe" / "model.keras"))
     for a, b in zip(pretrained.backbone.weights, probe.backbone.weights, strict=True):
@@ -124,10 +106,12 @@ def test_the_score_before_fine_tuning_is_a_probe_of_the_untouched_encoder(tmp_pa
     features already carry the label (one fine-tuned on it, saved as a pretraining run),
     at chance for a random one, and the encoder is not moved by it (at learning rate 0
     the fine-tuned encoder is still the pretrained one)."""
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 400)
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 400)
     saved_models = str(tmp_path / "saved_models")
-    scratch_config = _config(tmp_path, "scratch", train_data=data, epochs=4, probe_steps=300)
-    run_finetune(scratch_config, saved_models)
+    scratch_config = classify_config(
+        tmp_path, "scratch", train_data=data, epochs=4, probe_steps=300
+    )
+    run_finetuning(scratch_config, finetune_inputs, saved_models)
     pretrained = tmp_path / "pretrained"
     pretrained.mkdir()
     classifier = keras.saving.load_model(str(tmp_path / "scratch" / "model.keras"))
@@ -135,11 +119,11 @@ def test_the_score_before_fine_tuning_is_a_probe_of_the_untouched_encoder(tmp_pa
     trained = Config.from_json(str(tmp_path / "scratch" / "config.json"))
     trained.replace(task="mlm").to_json(str(pretrained / "config.json"))
 
-    config = _config(
+    config = classify_config(
         tmp_path, "run", train_data=data, epochs=1, init_from=str(pretrained),
         learning_rate=0.0, probe_steps=150,
     )  # fmt: skip
-    run_finetune(config, saved_models)
+    run_finetuning(config, finetune_inputs, saved_models)
     report = json.load(open(tmp_path / "run" / "eval.json"))
     scratch = json.load(open(tmp_path / "scratch" / "eval.json"))
     assert (report["before_method"], scratch["before_method"]) == ("probe-150", "probe-300")
@@ -149,9 +133,27 @@ def test_the_score_before_fine_tuning_is_a_probe_of_the_untouched_encoder(tmp_pa
     for a, b in zip(classifier.backbone.weights, tuned.backbone.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     assert "(probe-150)" in open(tmp_path / "run" / "eval.md").read()
-    off = _config(tmp_path, "off", train_data=data, epochs=1, probe_steps=0)
-    run_finetune(off, saved_models)
+    off = classify_config(tmp_path, "off", train_data=data, epochs=1, probe_steps=0)
+    run_finetuning(off, finetune_inputs, saved_models)
     assert "before" not in json.load(open(tmp_path / "off" / "eval.json"))
+
+
+def test_lora_and_early_stopping_through_the_config(tmp_path):
+    """--lora_rank=2 trains only the head and the rank-2 adapters (a small share of the
+    weights) and model.keras holds them merged (no LoRA weights); --patience=1 at
+    learning rate 0 (validation never improves) stops after 2 of the 4 planned epochs."""
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 160)  # 128 train: 8 steps of 16
+    config = classify_config(
+        tmp_path, "run", train_data=data, epochs=1, steps_per_epoch=2, lora_rank=2,
+        patience=1, learning_rate=0.0,
+    )  # fmt: skip
+    run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "run" / "eval.json"))
+    assert report["method"] == "lora-2" and report["epochs_run"] == 2, report
+    parameters = report["parameters"]
+    assert 2 * 2 < parameters["trainable"] < 0.2 * parameters["total"], parameters
+    saved = keras.saving.load_model(str(tmp_path / "run" / "model.keras"))
+    assert not [w.path for w in saved.weights if "lora" in w.path]
 
 
 def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pretrained_run):
@@ -159,13 +161,13 @@ def test_vocabulary_that_does_not_match_the_checkpoint_is_refused(tmp_path, pret
     other.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
     run_config = Config.from_json(os.path.join(pretrained_run, "config.json"))
     run_config.replace(vocabulary=str(other)).to_json(os.path.join(pretrained_run, "config.json"))
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 50)
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 50)
     # max_unknown_share=1: this 7-token vocabulary reads the text as [UNK], refused first
-    config = _config(
+    config = classify_config(
         tmp_path, "mismatch", train_data=data, init_from=pretrained_run, max_unknown_share=1.0
     )
     with pytest.raises(ValueError, match="has 7 tokens but the checkpoint's encoder has"):
-        run_finetune(config, str(tmp_path / "saved_models"))
+        run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
 
 
 def test_regress_on_pairs_learns_and_exports_a_score(tmp_path, assert_servable):
@@ -178,11 +180,11 @@ def test_regress_on_pairs_learns_and_exports_a_score(tmp_path, assert_servable):
             f"{' '.join(rng.choices(WORDS, k=5))}\t{' '.join(b)}\t{4.5 if positive else 0.5}"
         )
     (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
-    config = _config(
+    config = classify_config(
         tmp_path, "regress", task="regress", train_data=str(tmp_path / "pairs.tsv"), epochs=5,
         text_column="first", text_b_column="second", label_column="score",
     )  # fmt: skip
-    path = run_finetune(config, str(tmp_path / "saved_models"))
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "regress" / "eval.json"))
     assert report["test"]["spearman"] > 0.8 and report["test"]["pearson"] > 0.8, report
     model = keras.saving.load_model(str(tmp_path / "regress" / "model.keras"))
@@ -217,10 +219,10 @@ def _conll_file(path, n: int, seed: int = 0) -> str:
 
 
 def test_ner_learns_entities_and_serves_character_spans(tmp_path, assert_servable):
-    config = _config(
+    config = classify_config(
         tmp_path, "ner", task="ner", train_data=_conll_file(tmp_path / "ner.txt", 400), epochs=6
     )
-    path = run_finetune(config, str(tmp_path / "saved_models"))
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "ner" / "eval.json"))
     assert report["labels"] == ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]  # IOB1 -> IOB2
     assert report["test"]["f1"] > 0.9, report
@@ -253,11 +255,11 @@ def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servab
         ]
         lines.append(f"{texts[0]}\t{texts[1]}\t{5.0 if side_a == side_b else 0.0}")
     (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
-    config = _config(
+    config = classify_config(
         tmp_path, "embed", task="embed", train_data=str(tmp_path / "pairs.tsv"), epochs=6,
         text_column="a", text_b_column="b", label_column="score",
     )  # fmt: skip
-    path = run_finetune(config, str(tmp_path / "saved_models"))
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "embed" / "eval.json"))
     assert report["test"]["spearman"] > 0.7, report
     assert report["before"]["spearman"] < report["test"]["spearman"] - 0.3, report
@@ -283,11 +285,11 @@ def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servab
 
 
 def test_prompt_tuning_trains_only_the_prompt_and_head(tmp_path, pretrained_run):
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 400)
-    config = _config(
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 400)
+    config = classify_config(
         tmp_path, "prompt", train_data=data, epochs=3, init_from=pretrained_run, prefix_length=4
     )
-    path = run_finetune(config, str(tmp_path / "saved_models"))
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "prompt" / "eval.json"))
     # 4 prompt vectors of width 32 + the 32x2 head and its bias; the encoder is frozen
     assert report["method"] == "prompt-4"
@@ -333,11 +335,11 @@ def pretrained_gpt_run(tmp_path):
 def test_classify_from_a_gpt_decoder_pools_the_last_token(
     tmp_path, pretrained_gpt_run, assert_servable
 ):
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 600)
-    config = _config(
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 600)
+    config = classify_config(
         tmp_path, "gpt-classify", train_data=data, epochs=6, init_from=pretrained_gpt_run
     )
-    path = run_finetune(config, str(tmp_path / "saved_models"))
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "gpt-classify" / "eval.json"))
     assert report["test"]["accuracy"] >= 0.9, report
     model = keras.saving.load_model(str(tmp_path / "gpt-classify" / "model.keras"))
@@ -360,9 +362,9 @@ def test_classify_from_a_gpt_decoder_pools_the_last_token(
 
 
 def test_gpt_decoder_is_refused_for_ner_and_a_bpe_scratch_run(tmp_path, pretrained_gpt_run):
-    ner = _config(tmp_path, "gpt-ner", task="ner", init_from=pretrained_gpt_run)
+    ner = classify_config(tmp_path, "gpt-ner", task="ner", init_from=pretrained_gpt_run)
     with pytest.raises(ValueError, match="needs an mlm or electra or distill run"):
-        run_finetune(ner, str(tmp_path / "saved_models"))
-    scratch = _config(tmp_path, "bpe-scratch", tokenizer="bpe", train_data="unused.tsv")
+        run_finetuning(ner, finetune_inputs, str(tmp_path / "saved_models"))
+    scratch = classify_config(tmp_path, "bpe-scratch", tokenizer="bpe", train_data="unused.tsv")
     with pytest.raises(ValueError, match="for a GPT decoder give --init_from"):
-        run_finetune(scratch, str(tmp_path / "saved_models"))
+        run_finetuning(scratch, finetune_inputs, str(tmp_path / "saved_models"))

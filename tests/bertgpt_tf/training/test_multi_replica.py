@@ -17,7 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)
 @pytest.fixture(scope="module")
 def batches(tiny_corpus, tiny_tokenizer, tmp_path_factory):
     dataset = make_mlm_dataset(
-        tiny_corpus, tiny_tokenizer, batch_size=8, sequence_length=32, max_predictions_per_seq=5
+        tiny_corpus,
+        tiny_tokenizer,
+        batch_size=8,
+        sequence_length=32,
+        max_predictions_per_seq=5,
+        shuffle_buffer=50,
     )
     steps = [b for b in dataset.take(6).as_numpy_iterator()]
     arrays = {k: np.stack([x[k] for x, _, _ in steps]) for k in steps[0][0]}

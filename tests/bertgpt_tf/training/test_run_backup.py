@@ -65,7 +65,7 @@ def test_a_backup_written_by_keras_backup_and_restore_still_resumes(tmp_path):
     data = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4).repeat()
     old = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
     before = model()
-    before.fit(data, epochs=1, steps_per_epoch=3, callbacks=[old], verbose=0)  # older runs
+    before.fit(data, epochs=1, steps_per_epoch=3, callbacks=[old], verbose=0, shuffle=False)
     resumed = model()
     history, _ = fit(resumed, data, None, str(tmp_path), steps=6, steps_per_epoch=3,
                      batch_size=4, tokens_per_example=1)  # fmt: skip

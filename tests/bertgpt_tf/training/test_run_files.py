@@ -39,11 +39,11 @@ def mlm_run(tiny_corpus, tmp_path_factory):
         model_dir=str(tmp_path_factory.mktemp("mlm") / "run"), vocabulary_size_target=300,
         batch_size=8, sequence_length=32, max_predictions_per_seq=5, steps=4,
         steps_per_epoch=2, validation_steps=1, validation_fraction=0.1, warmup_steps=2,
-        checkpoint_every=2, **SIZES,
+        checkpoint_every=2, shuffle_buffer=50, **SIZES,
     )  # fmt: skip
     try:
-        config, tokenizer, fit_data = pretraining_inputs(prepare_pretraining(config))
-        pretrain(config, tokenizer, fit_data)
+        config = prepare_pretraining(config)
+        config = pretrain(config, pretraining_inputs(config))[0]
     finally:
         monkeypatch.undo()
     return config, renamed
@@ -76,12 +76,13 @@ def test_resume_refuses_a_vocabulary_that_changed(mlm_run):
     with open(vocabulary, "w", encoding="utf-8") as f:  # cut short, as a kill would have
         f.write("\n".join(tokens[:-20]) + "\n")
     resumed = Config.from_json(os.path.join(config.train.model_dir, "config.json"))
-    resumed, tokenizer, fit_data = pretraining_inputs(prepare_pretraining(resumed.replace(steps=6)))
+    resumed = prepare_pretraining(resumed.replace(steps=6))
+    inputs = pretraining_inputs(resumed)
     expected = (
         rf"vocab.txt has {len(tokens) - 20} tokens, but this run .* trained with {len(tokens)}"
     )
     with pytest.raises(ValueError, match=expected):
-        pretrain(resumed, tokenizer, fit_data)
+        pretrain(resumed, inputs)
     assert Config.from_json(os.path.join(config.train.model_dir, "config.json")).train.steps == 4
 
 

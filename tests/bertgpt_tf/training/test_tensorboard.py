@@ -132,22 +132,23 @@ def test_mlm_pretraining_run_logs_its_scalars(tiny_corpus, tiny_vocabulary, tmp_
         vocabulary=tiny_vocabulary, model_dir=str(tmp_path / "run"), batch_size=8,
         sequence_length=32, max_predictions_per_seq=5, steps=4, steps_per_epoch=2,
         validation_steps=1, validation_fraction=0.1, warmup_steps=2, checkpoint_every=0,
-        **SIZES,
+        shuffle_buffer=50, **SIZES,
     )  # fmt: skip
-    config, tokenizer, fit_data = pretraining_inputs(prepare_pretraining(config))
-    results = pretrain(config, tokenizer, fit_data)
+    config = prepare_pretraining(config)
+    config, results = pretrain(config, pretraining_inputs(config))
     assert results["steps"] == 4
     train, _ = assert_run_logged(config.train.model_dir, results["history"], [2, 4])
     assert {"epoch_loss", "epoch_mlm_accuracy", "batch_mlm_accuracy"} <= set(train), sorted(train)
 
 
 def test_classify_run_logs_its_scalars(tmp_path):
-    from pipelines.tasks import run_finetune
-    from tests.bertgpt_tf.training.test_finetune import _config, _sentiment_file
+    from bertgpt_tf.training.finetune import run_finetuning
+    from pipelines.task_data import finetune_inputs
+    from tests.conftest import classify_config, write_sentiment_file
 
-    data = _sentiment_file(tmp_path / "sentiment.tsv", 160)  # 128 train: 8 steps of 16
-    config = _config(tmp_path, "run", train_data=data, epochs=1, steps_per_epoch=4)
-    run_finetune(config, str(tmp_path / "saved_models"))
+    data = write_sentiment_file(tmp_path / "sentiment.tsv", 160)  # 128 train: 8 steps of 16
+    config = classify_config(tmp_path, "run", train_data=data, epochs=1, steps_per_epoch=4)
+    run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     names = ("loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
     _, validation = assert_run_logged(str(tmp_path / "run"), dict.fromkeys(names), [4, 8])
     with open(tmp_path / "run" / "eval.json") as f:
@@ -156,7 +157,8 @@ def test_classify_run_logs_its_scalars(tmp_path):
 
 
 def test_translate_run_logs_its_scalars(tmp_path):
-    from pipelines.tasks import run_translate
+    from bertgpt_tf.training.translate import run_translation
+    from pipelines.task_data import translation_inputs
 
     folder = str(tmp_path / "multi30k")
     write_parallel_corpus(folder)
@@ -166,6 +168,6 @@ def test_translate_run_logs_its_scalars(tmp_path):
         steps_per_epoch=3, validation_steps=2, warmup_steps=2, checkpoint_every=0,
         beam_size=1, **SIZES,
     )  # fmt: skip
-    run_translate(config, str(tmp_path / "saved"))
+    run_translation(config, translation_inputs, str(tmp_path / "saved"))
     names = ("loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
     assert_run_logged(str(tmp_path / "run"), dict.fromkeys(names), [3, 6])

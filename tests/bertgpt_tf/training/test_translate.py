@@ -12,7 +12,8 @@ import pytest
 
 from bertgpt_tf.config import Config
 from bertgpt_tf.export.from_run import export_run
-from pipelines.tasks import run_translate
+from bertgpt_tf.training.translate import run_translation
+from pipelines.task_data import translation_inputs
 from tests.translation_corpus import write_parallel_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -29,7 +30,7 @@ def test_translate_run_trains_reports_bleu_and_exports(shared, tmp_path):
         intermediate_dim=64, sequence_length=16, batch_size=16, steps=16, steps_per_epoch=8,
         validation_steps=2, warmup_steps=4, learning_rate=3e-3, checkpoint_every=0, beam_size=2,
     )  # fmt: skip
-    path = run_translate(config, export_base)
+    path = run_translation(config, translation_inputs, export_base)
     assert os.path.exists(os.path.join(path, "saved_model.pb"))
     with open(os.path.join(run_dir, "eval.json")) as f:
         report = json.load(f)
