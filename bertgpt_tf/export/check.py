@@ -23,6 +23,7 @@
 """
 
 import base64
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -201,7 +202,16 @@ def check(
                 call["request"] = index
             return report
 
-        here = run(sys.executable)
+        # every environment's worker at once: each spends seconds importing TensorFlow
+        pythons = {
+            name: environment(release_env_name(name), SERVING_RELEASES[name].packages)
+            for name in releases
+            if SERVING_RELEASES[name].packages
+        }
+        with concurrent.futures.ThreadPoolExecutor(len(pythons) + 1) as pool:
+            reports = {n: pool.submit(run, python) for n, python in pythons.items()}
+            here = run(sys.executable)
+            reports = {n: report.result() for n, report in reports.items()}
         problems = _call_problems(here["calls"], "this environment")
         missing = sorted(set(here["signatures"]) - {name for name, _ in requests})
         if missing:
@@ -224,7 +234,7 @@ def check(
                         f"TF Serving {name} (TF-Text {release.text_ops_version}) lacks {lacking}"
                     )
             if release.packages:
-                there = run(environment(release_env_name(name), release.packages))
+                there = reports[name]
                 where = f"TF {there['tensorflow_version']}"
                 problems += _call_problems(there["calls"], where)
                 if there["unregistered_ops"]:

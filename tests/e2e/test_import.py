@@ -42,7 +42,12 @@ def test_import_minilm_serves_encode_and_embed(minilm_dir, tmp_path, assert_serv
     assert score[0] > 0.8 and score[1] < 0.3, score  # what all-MiniLM-L6-v2 is trained for
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta", "albert", "gpt2"])
+# bert runs by default; the other families (~25-50 s each) with `-m slow`: their
+# importers are checked weight for weight in tests/bertgpt_tf/checkpoints by default
+@pytest.mark.parametrize(
+    "kind",
+    ["bert", *(pytest.param(k, marks=pytest.mark.slow) for k in ("roberta", "albert", "gpt2"))],
+)
 def test_fine_tuning_starts_from_a_checkpoint_directory(kind, tmp_path):
     """`--init_from=<HF dir>` of each family: imported into `<model_dir>/init_from`,
     weights unchanged at learning rate 0, the export named after the checkpoint and
@@ -119,6 +124,7 @@ def test_continued_pretraining_starts_from_the_checkpoint(tiny_corpus, tiny_voca
     assert after < before, (before, after)
 
 
+@pytest.mark.slow  # ~60 s; continued MLM pretraining above and the GPT-2 import run by default
 def test_continued_causal_pretraining_starts_from_an_imported_gpt2(tiny_corpus, tmp_path):
     """`--task=clm --init_from=<GPT-2 HF dir>`: its sizes and byte-level BPE, the held-out
     loss of the starting weights in results.json, and lower after; the export named

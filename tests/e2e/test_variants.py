@@ -102,6 +102,7 @@ def _releases(name: str) -> tuple[str, ...]:
     return RELEASES if name == "roberta-bpe" else tuple(r for r in RELEASES if r != "2.20")
 
 
+@pytest.mark.slow  # ~60 s; resolve_teacher + build_model of a teacher run: test_flags_model.py
 def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable):
     run_dir, export = runs("distill")
     config, model = _loaded(run_dir)
@@ -115,7 +116,7 @@ def test_distilled_student_is_half_the_teacher_and_serves(runs, assert_servable)
     assert assert_servable(load_serving_module(config), export, releases=_releases("distill")) > 0
 
 
-@pytest.mark.parametrize("name", ["electra", "distill"])
+@pytest.mark.parametrize("name", ["electra", pytest.param("distill", marks=pytest.mark.slow)])
 def test_fine_tuning_loads_the_discriminator_or_the_student(runs, name, tmp_path):
     """`--init_from=<electra|distill run>` fine-tunes the encoder the pretrainer holds."""
     from bertgpt_tf.tasks.text_classifier import TextClassifier  # noqa: F401  (registers)

@@ -127,7 +127,8 @@ def test_gpt2_equals_keras_hub_and_imports_as_a_clm_run(tmp_path):
     )
 
 
-@pytest.mark.parametrize("kind", ["roberta", "gpt2"])
+# gpt2 by default; roberta (~80 s, the same byte-level BPE serving path) with `-m slow`
+@pytest.mark.parametrize("kind", [pytest.param("roberta", marks=pytest.mark.slow), "gpt2"])
 def test_imported_byte_bpe_runs_serve_raw_text(kind, tmp_path, assert_servable):
     """`--task=import` of a RoBERTa (encode, fill_mask, embed) and a GPT-2 (generate):
     the SavedModels pass the servability check with the in-memory answers."""
