@@ -216,7 +216,6 @@ FIELD_TASKS: dict[str, tuple[str, ...]] = {
     "normalize_first": (*_BERT_FAMILY, "translate"),
     "tie_word_embeddings": ENCODER_PRETRAINING,  # the MLM head's projection
     "recipe": ("mlm",),
-    "mixed_precision": (*ENCODER_PRETRAINING, "clm", *_FINETUNING),  # translate: not yet
     **dict.fromkeys(("position", "ffn"), ("clm",)),
     **dict.fromkeys(("generator_fraction", "discriminator_weight"), ("electra",)),
     **dict.fromkeys(

@@ -88,16 +88,21 @@ def tiny_corpus(tmp_path_factory) -> list[str]:
     return write_corpus(str(tmp_path_factory.mktemp("corpus")), make_documents(120))
 
 
-@pytest.fixture(scope="session")
-def tiny_vocabulary(tiny_corpus, tmp_path_factory) -> str:
+def write_corpus_vocabulary(files: list[str], size: int, directory) -> str:
+    """A WordPiece vocabulary of about `size` pieces trained on `files`: its vocab.txt."""
     from bertgpt_tf.tokenizers.wordpiece_vocab import train_wordpiece_vocabulary, write_vocabulary
     from pipelines.sources import read_paragraphs
 
-    lines = read_paragraphs(tiny_corpus).map(lambda e: e["text"])
-    vocab = train_wordpiece_vocabulary(lines, vocabulary_size=400, progress=False)
-    path = str(tmp_path_factory.mktemp("vocab") / "vocab.txt")
+    lines = read_paragraphs(files).map(lambda e: e["text"])
+    vocab = train_wordpiece_vocabulary(lines, vocabulary_size=size, progress=False)
+    path = str(directory / "vocab.txt")
     write_vocabulary(path, vocab)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_vocabulary(tiny_corpus, tmp_path_factory) -> str:
+    return write_corpus_vocabulary(tiny_corpus, 400, tmp_path_factory.mktemp("vocab"))
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,8 @@ from bertgpt_tf.tokenizers.char_tokenizer import (
 )
 from bertgpt_tf.tokenizers.sentencepiece_vocab import train_sentencepiece, write_sentencepiece_model
 from bertgpt_tf.tokenizers.wordpiece_tokenizer import WordPieceTokenizer
-from bertgpt_tf.tokenizers.wordpiece_vocab import train_wordpiece_vocabulary, write_vocabulary
 from pipelines.mlm_dataset import special_ids
-from pipelines.sources import PRETRAINING_CORPORA, read_paragraphs
+from pipelines.sources import PRETRAINING_CORPORA
 from pipelines.task_data import (
     finetune_inputs,
     make_datasets,
@@ -30,7 +29,7 @@ from pipelines.task_data import (
     translation_inputs,
 )
 from pipelines.task_files import DATASETS, DataError
-from tests.conftest import WORDS, classify_config
+from tests.conftest import WORDS, classify_config, write_corpus_vocabulary
 from tests.translation_corpus import write_parallel_corpus
 
 
@@ -166,11 +165,7 @@ def test_mask_rate_sets_the_share_of_masked_tokens(tmp_path, tiny_corpus, tiny_t
 @pytest.fixture(scope="module")
 def small_vocabulary(tiny_corpus, tmp_path_factory) -> str:
     """150 WordPiece pieces: most words of the tiny corpus take several pieces."""
-    lines = read_paragraphs(tiny_corpus).map(lambda e: e["text"])
-    vocab = train_wordpiece_vocabulary(lines, vocabulary_size=150, progress=False)
-    path = str(tmp_path_factory.mktemp("small_vocab") / "vocab.txt")
-    write_vocabulary(path, vocab)
-    return path
+    return write_corpus_vocabulary(tiny_corpus, 150, tmp_path_factory.mktemp("small_vocab"))
 
 
 def _partly_masked_words(batch, is_continuation: np.ndarray, specials: tuple) -> int:

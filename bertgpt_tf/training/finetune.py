@@ -83,12 +83,20 @@ def resolve_init_from(config: Config) -> Config:
 
 def _backbone(config: Config) -> keras.Model:
     """The `--init_from` run's backbone, a BERT encoder or a GPT decoder (in the current
-    strategy scope), or a new encoder."""
+    strategy scope), with every dropout at `--dropout` as a new encoder has (a budget
+    pretraining run trains without), or a new encoder."""
     if config.train.init_from in ("", "none"):
         return BertEncoder(**config.model_kwargs(BertEncoder))
     pretrained = load_task_model(os.path.join(config.train.init_from, "model.keras"))
     backbone = pretrained.backbone
     backbone.trainable = True  # what pretraining left untrained (a pooler) trains here
+    for layer in backbone._flatten_layers():  # --dropout, not the pretraining run's rate
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = config.model.dropout
+        for name in ("dropout", "_dropout"):  # the rate a layer's config records
+            settable = not isinstance(getattr(type(layer), name, None), property)
+            if settable and isinstance(getattr(layer, name, None), float):
+                setattr(layer, name, config.model.dropout)
     if backbone.vocabulary_size != config.model.vocabulary_size:
         raise ValueError(
             f"vocabulary {config.data.vocabulary} has {config.model.vocabulary_size} tokens but the "

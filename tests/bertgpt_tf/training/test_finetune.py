@@ -89,6 +89,22 @@ def pretrained_run(tmp_path, tiny_vocabulary):
     return str(run_dir)
 
 
+def test_a_pretrained_encoder_fine_tunes_at_the_dropout_flag(tmp_path, pretrained_run):
+    """--dropout sets every dropout of a loaded encoder, as it does a new one's: the
+    pretraining run's rate (0.1 here; 0 in the budget recipe) does not carry over."""
+    from bertgpt_tf.training.finetune import _backbone
+
+    config = classify_config(tmp_path, "run", init_from=pretrained_run, dropout=0.3)
+    backbone = _backbone(config.replace(vocabulary_size=Config.from_json(
+        os.path.join(pretrained_run, "config.json")).model.vocabulary_size))  # fmt: skip
+    rates = {layer.rate for layer in backbone._flatten_layers()
+             if isinstance(layer, keras.layers.Dropout)}  # fmt: skip
+    assert rates == {0.3}
+    assert keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(backbone)
+    ).get_config()["dropout"] == 0.3  # fmt: skip
+
+
 def test_linear_probe_keeps_the_pretrained_encoder(tmp_path, pretrained_run):
     data = write_sentiment_file(tmp_path / "sentiment.tsv", 200)
     config = classify_config(tmp_path, "probe", train_data=data, epochs=1, init_from=pretrained_run)
