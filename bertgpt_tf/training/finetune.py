@@ -88,15 +88,11 @@ def _backbone(config: Config) -> keras.Model:
     if config.train.init_from in ("", "none"):
         return BertEncoder(**config.model_kwargs(BertEncoder))
     pretrained = load_task_model(os.path.join(config.train.init_from, "model.keras"))
-    backbone = pretrained.backbone
-    backbone.trainable = True  # what pretraining left untrained (a pooler) trains here
-    for layer in backbone._flatten_layers():  # --dropout, not the pretraining run's rate
-        if isinstance(layer, keras.layers.Dropout):
-            layer.rate = config.model.dropout
-        for name in ("dropout", "_dropout"):  # the rate a layer's config records
-            settable = not isinstance(getattr(type(layer), name, None), property)
-            if settable and isinstance(getattr(layer, name, None), float):
-                setattr(layer, name, config.model.dropout)
+    # a copy built at --dropout, every layer trainable (pretraining may freeze a pooler)
+    backbone = type(pretrained.backbone).from_config(
+        {**pretrained.backbone.get_config(), "dropout": config.model.dropout, "trainable": True}
+    )
+    backbone.set_weights(pretrained.backbone.get_weights())
     if backbone.vocabulary_size != config.model.vocabulary_size:
         raise ValueError(
             f"vocabulary {config.data.vocabulary} has {config.model.vocabulary_size} tokens but the "

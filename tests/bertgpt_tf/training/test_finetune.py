@@ -89,20 +89,32 @@ def pretrained_run(tmp_path, tiny_vocabulary):
     return str(run_dir)
 
 
-def test_a_pretrained_encoder_fine_tunes_at_the_dropout_flag(tmp_path, pretrained_run):
-    """--dropout sets every dropout of a loaded encoder, as it does a new one's: the
-    pretraining run's rate (0.1 here; 0 in the budget recipe) does not carry over."""
+def test_a_pretrained_encoder_fine_tunes_at_the_dropout_flag(tmp_path, tiny_vocabulary):
+    """--dropout sets every dropout of a loaded encoder, as it does a new one's: an
+    encoder pretrained without dropout (the budget recipe) fine-tunes with it, with the
+    same weights and every layer trainable (pretraining froze the unused pooler)."""
     from bertgpt_tf.training.finetune import _backbone
 
-    config = classify_config(tmp_path, "run", init_from=pretrained_run, dropout=0.3)
-    backbone = _backbone(config.replace(vocabulary_size=Config.from_json(
-        os.path.join(pretrained_run, "config.json")).model.vocabulary_size))  # fmt: skip
+    size = WordPieceTokenizer(tiny_vocabulary).vocabulary_size
+    sizes = {k: v for k, v in SIZES.items() if k != "sequence_length"}
+    encoder = BertEncoder(vocabulary_size=size, dropout=0.0, **sizes)
+    (tmp_path / "pretrained").mkdir()
+    BertPretrainer(encoder, "none").save(str(tmp_path / "pretrained" / "model.keras"))
+    config = classify_config(
+        tmp_path, "run", init_from=str(tmp_path / "pretrained"), dropout=0.3,
+        vocabulary_size=size,
+    )  # fmt: skip
+    backbone = _backbone(config)
     rates = {layer.rate for layer in backbone._flatten_layers()
              if isinstance(layer, keras.layers.Dropout)}  # fmt: skip
-    assert rates == {0.3}
-    assert keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(backbone)
-    ).get_config()["dropout"] == 0.3  # fmt: skip
+    assert rates == {0.3} and backbone.get_config()["dropout"] == 0.3
+    assert all(w.trainable for w in backbone.weights)
+    for a, b in zip(encoder.weights, backbone.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    inputs = {k: np.ones((2, 8), "int32") for k in ("token_ids", "padding_mask")}
+    inputs["segment_ids"] = np.zeros((2, 8), "int32")
+    first, second = (backbone(inputs, training=True)["sequence_output"] for _ in "ab")
+    assert not np.allclose(first, second)  # dropout is on in training
 
 
 def test_linear_probe_keeps_the_pretrained_encoder(tmp_path, pretrained_run):
