@@ -8,8 +8,7 @@
     python run_train.py --task=generate --model_dir=runs/clm-... --prompt="Once upon"
     python run_train.py --task=translate --preset=mini       # Multi30k en->de, BLEU, export
 
-Every field of `bertgpt_tf.config` is a flag of the same name (`--num_layers`,
-`--sequence_length`, `--batch_size`, ...); flags override the preset.
+Every `bertgpt_tf.config` field is a flag of the same name; flags override the preset.
 """
 
 import os
@@ -54,10 +53,15 @@ def _export_to() -> tuple[str, int | None]:
     return FLAGS.export_base, FLAGS.export_version
 
 
-def run_import(config: Config) -> str:
-    from bertgpt_tf.export.from_run import import_run
+def _exporting(name: str):
+    """The task running `bertgpt_tf.export.from_run.<name>(config, export_base, version)`."""
 
-    return import_run(config, *_export_to())
+    def run(config: Config) -> str:
+        from bertgpt_tf.export import from_run
+
+        return getattr(from_run, name)(config, *_export_to())
+
+    return run
 
 
 def run_fill_mask(config: Config) -> str:
@@ -98,12 +102,12 @@ def run_translation(config: Config) -> str:
 
 TASKS = {
     "vocab": tasks.run_vocab,
-    "import": run_import,
+    "import": _exporting("import_run"),
     "report": tasks.run_report,
     "evaluate": tasks.run_evaluate,
     **dict.fromkeys(("classify", "regress", "embed", "ner"), run_finetuning),
     **dict.fromkeys(("mlm", "electra", "distill", "clm"), run_pretraining),
-    "export": lambda config: tasks.run_export(config, *_export_to()),
+    "export": _exporting("export_run"),
     "fill_mask": run_fill_mask,
     "generate": run_generate,
     "translate": run_translation,

@@ -1,11 +1,9 @@
-"""The tasks that train nothing: a vocabulary, an export, a re-test, a report.
+"""The tasks that train nothing: a vocabulary, a re-test, a report.
 `run_train.py` maps `--task` to these, and the training tasks straight to the library's
 `run_pretraining` / `run_finetuning` / `run_translation` with this package's inputs
 (`task_data`); the library itself never imports `pipelines`."""
 
 import os
-
-from absl import logging
 
 from bertgpt_tf.config import Config
 
@@ -16,14 +14,6 @@ def run_vocab(config: Config) -> str:
 
     run_dir = resolve_run_dir(config.train.model_dir, "vocab")
     return pretraining_vocabulary(config.replace(model_dir=run_dir))
-
-
-def run_export(config: Config, export_base: str, version=None) -> str:
-    from bertgpt_tf.export.from_run import export_run
-
-    path = export_run(config, export_base, version)
-    logging.info("exported %s", path)
-    return path
 
 
 def run_evaluate(config: Config) -> str:

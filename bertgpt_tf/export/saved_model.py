@@ -14,6 +14,7 @@ import uuid
 
 import tensorflow as tf
 import tensorflow_text
+from absl import logging
 
 from bertgpt_tf.atomic_file import fsync, write_json
 from bertgpt_tf.export.serving_module import ServingModule
@@ -35,8 +36,8 @@ def export_saved_model(
     version: int | None = None,
     model_card: dict | None = None,
 ) -> str:
-    """Saves `module` with its signatures and TF Serving warmup requests; returns the
-    version directory: `version`, or the next free one when None (taken at the rename,
+    """Saves `module` with its signatures and TF Serving warmup requests; logs and returns
+    the version directory: `version`, or the next free one when None (taken at the rename,
     so a concurrent export that renamed first pushes this one to the number after)."""
     model_base_path = os.path.join(export_base, name)
     if version and os.path.exists(os.path.join(model_base_path, str(version))):
@@ -56,10 +57,12 @@ def export_saved_model(
             "tensorflow_text_version": tensorflow_text.__version__,
             **(model_card or {}),
         }
-        return _publish(staging, model_base_path, version, card)
+        path = _publish(staging, model_base_path, version, card)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    logging.info("exported %s", path)
+    return path
 
 
 def _publish(staging: str, model_base_path: str, version: int | None, card: dict) -> str:

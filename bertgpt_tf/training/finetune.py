@@ -281,6 +281,4 @@ def export_classifier(config, model, tokenizer, labels, pair, export_base, repor
         "training_data": training_data(config),
         "metrics": report["test"],
     }
-    path = export_saved_model(module, export_base, name, model_card=card)
-    logging.info("exported %s", path)
-    return path
+    return export_saved_model(module, export_base, name, model_card=card)

@@ -31,9 +31,7 @@ def run_pretraining(
 
     config = prepare_pretraining(config)
     config = pretrain(config, make_inputs(config), prompts)[0]
-    path = export_run(config, export_base, version)
-    logging.info("exported %s", path)
-    return path
+    return export_run(config, export_base, version)
 
 
 def prepare_pretraining(config: Config) -> Config:

@@ -135,6 +135,4 @@ def export_translator(config, seq2seq, tokenizers, export_base, version, report=
         "metrics": (report or {}).get("test", {}),
     }
     name = config.export_name
-    path = export_saved_model(module, export_base, name, version, card)
-    logging.info("exported %s", path)
-    return path
+    return export_saved_model(module, export_base, name, version, card)
