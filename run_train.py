@@ -90,7 +90,7 @@ def run_finetuning(config: Config) -> str:
     from bertgpt_tf.training.finetune import run_finetuning
     from pipelines.task_data import finetune_inputs
 
-    return run_finetuning(config, finetune_inputs, FLAGS.export_base)
+    return run_finetuning(config, finetune_inputs, *_export_to())
 
 
 def run_translation(config: Config) -> str:

@@ -105,14 +105,18 @@ def _backbone(config: Config) -> keras.Model:
 DECODER_TASKS = ("classify", "regress")
 
 
-def run_finetuning(config: Config, make_inputs, export_base: str = "saved_models") -> str:
+def run_finetuning(
+    config: Config, make_inputs, export_base: str = "saved_models", version=None
+) -> str:
     """The whole run: `prepare_finetuning` -> `make_inputs(config)` (a `TaskInputs`) ->
     `finetune`; returns the SavedModel's path."""
     config = prepare_finetuning(config)
-    return finetune(config, make_inputs(config), export_base)
+    return finetune(config, make_inputs(config), export_base, version)
 
 
-def finetune(config: Config, inputs: TaskInputs, export_base: str = "saved_models") -> str:
+def finetune(
+    config: Config, inputs: TaskInputs, export_base: str = "saved_models", version=None
+) -> str:
     """The task model on the backbone, the method applied (`build`), fit through
     `train_from_config` with early stopping on the validation metric (best weights
     restored); the score before (a linear probe, or zero-shot for embed) and after on
@@ -166,7 +170,7 @@ def finetune(config: Config, inputs: TaskInputs, export_base: str = "saved_model
     )  # fmt: skip
     write_eval(t.model_dir, report)
     return export_classifier(
-        config, exported, inputs.tokenizer, labels, inputs.pair, export_base, report
+        config, exported, inputs.tokenizer, labels, inputs.pair, export_base, report, version
     )
 
 
@@ -257,7 +261,9 @@ def reevaluate(config: Config, inputs: TaskInputs) -> str:
     return eval_table([(run_dir, report)])
 
 
-def export_classifier(config, model, tokenizer, labels, pair, export_base, report) -> str:
+def export_classifier(
+    config, model, tokenizer, labels, pair, export_base, report, version=None
+) -> str:
     """`saved_models/<task>-<preset>/<next version>` with `labels` (names) in the card."""
     from bertgpt_tf.export.classifier_serving import TextClassifierServing
     from bertgpt_tf.export.embed_serving import EmbedServing
@@ -281,4 +287,4 @@ def export_classifier(config, model, tokenizer, labels, pair, export_base, repor
         "training_data": training_data(config),
         "metrics": report["test"],
     }
-    return export_saved_model(module, export_base, name, model_card=card)
+    return export_saved_model(module, export_base, name, version, card)

@@ -175,7 +175,8 @@ def test_lora_and_early_stopping_through_the_config(tmp_path):
         tmp_path, "run", train_data=data, epochs=1, steps_per_epoch=2, lora_rank=2,
         patience=1, learning_rate=0.0,
     )  # fmt: skip
-    run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
+    path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"), version=7)
+    assert path == str(tmp_path / "saved_models" / "classify-tiny" / "7")  # --export_version
     report = json.load(open(tmp_path / "run" / "eval.json"))
     assert report["method"] == "lora-2" and report["epochs_run"] == 2, report
     parameters = report["parameters"]
