@@ -113,6 +113,9 @@ class TrainConfig:
     checkpoint_every: int = 2000
     mixed_precision: bool = False  # bf16 compute, fp32 variables
     jit_compile: bool = False
+    # Multi-worker (bertgpt_tf/training/cluster.py): "" = TF_CONFIG when it describes
+    # more than one task, else one machine | tf_config (required) | slurm
+    cluster_resolver: str = ""
     seed: int = 0
     export_name: str = ""  # "" -> <task>-<preset>
     preset: str = "mini"
@@ -250,6 +253,7 @@ FIELD_TASKS: dict[str, tuple[str, ...]] = {
         _FINETUNING,
     ),  # fmt: skip
     "dataset": (*_FINETUNING, "report"),
+    "cluster_resolver": (*ENCODER_PRETRAINING, "clm", *_FINETUNING[:-1], "translate"),
 }
 
 
@@ -375,6 +379,10 @@ class Config:
         if t.prefix_length and t.task not in ("classify", "regress"):
             raise ValueError(
                 f"--prefix_length (prompt tuning) is for classify/regress, not {t.task}"
+            )
+        if t.cluster_resolver not in ("", "tf_config", "slurm"):
+            raise ValueError(
+                f"cluster_resolver must be tf_config|slurm (or empty), got {t.cluster_resolver!r}"
             )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")

@@ -19,6 +19,7 @@ from absl import logging
 from bertgpt_tf.atomic_file import fsync, write_json
 from bertgpt_tf.export.serving_module import ServingModule
 from bertgpt_tf.export.warmup import write_warmup_requests
+from bertgpt_tf.training import cluster
 
 
 def next_version(model_base_path: str) -> int:
@@ -38,7 +39,11 @@ def export_saved_model(
 ) -> str:
     """Saves `module` with its signatures and TF Serving warmup requests; logs and returns
     the version directory: `version`, or the next free one when None (taken at the rename,
-    so a concurrent export that renamed first pushes this one to the number after)."""
+    so a concurrent export that renamed first pushes this one to the number after).
+    On a cluster only the chief exports; another worker returns ""."""
+    if not cluster.is_chief():
+        logging.info("export of %s left to the chief", name)
+        return ""
     model_base_path = os.path.join(export_base, name)
     if version and os.path.exists(os.path.join(model_base_path, str(version))):
         raise FileExistsError(f"Export version already exists: {model_base_path}/{version}")

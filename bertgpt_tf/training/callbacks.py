@@ -11,6 +11,7 @@ import tensorflow as tf
 from absl import logging
 
 from bertgpt_tf.atomic_file import atomic_path
+from bertgpt_tf.training import cluster
 
 
 def global_step(model: keras.Model) -> int:
@@ -299,7 +300,11 @@ class TimeBudget(keras.callbacks.Callback):
         self.start = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.monotonic() - self.start > self.max_seconds:
+        # On a cluster every worker must stop at the same step: their mean clock decides,
+        # read every 10 batches (one all-reduce each).
+        if cluster.strategy() is not None and batch % 10:
+            return
+        if cluster.agreed_mean(time.monotonic() - self.start) > self.max_seconds:
             logging.info("time budget of %.1f min reached: stopping", self.max_seconds / 60)
             self.model.stop_training = True
 
@@ -328,7 +333,7 @@ class DecayToBudget(keras.callbacks.Callback):
         self.batches += 1
         if self.batches % self.every:
             return
-        now = time.monotonic()
+        now = self.start + cluster.agreed_mean(time.monotonic() - self.start)  # same on all workers
         if self.timed_from is None:
             self.timed_from = (now, self.batches)
             return

@@ -17,6 +17,7 @@ from absl import logging
 
 from bertgpt_tf.atomic_file import atomic_path
 from bertgpt_tf.config import Config
+from bertgpt_tf.training import cluster
 from bertgpt_tf.training.callbacks import (
     DecayToBudget,
     StepBudget,
@@ -35,9 +36,12 @@ BACKUP_DIR = "backup"
 
 
 def make_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over every visible GPU, else every (logical) CPU device; with one
-    device, TF's default strategy: the same numbers without the mirrored wrapper, which
-    cost ~6 % of a training step on one CPU device (benchmarks/training_speed.py)."""
+    """On a cluster (`cluster.connect`), MultiWorkerMirroredStrategy; else MirroredStrategy
+    over every visible GPU, else every (logical) CPU device; with one device, TF's default
+    strategy: the same numbers without the mirrored wrapper, which cost ~6 % of a
+    training step on one CPU device (benchmarks/training_speed.py)."""
+    if cluster.strategy() is not None:
+        return cluster.strategy()
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     if len(devices) == 1:
         return tf.distribute.get_strategy()
@@ -52,11 +56,16 @@ def resolve_run_dir(model_dir: str, task: str) -> str:
 
 
 def start_run(config: Config) -> Config:
-    """Seeds, then the config with its run dir (`model_dir`, or a fresh one) created.
-    Seed first: tf.random.set_seed clears eager kernels, which would delete a
+    """Joins the cluster if there is one (`--cluster_resolver`, before any TF op), seeds,
+    then the config with its run dir (`model_dir`, or a fresh one) created: on a cluster's
+    non-chief worker, its own folder inside (`cluster.worker_run_dir`). Seed before
+    the rest: tf.random.set_seed clears eager kernels, which would delete a
     SentencePiece tokenizer's resource made before it."""
+    if cluster.connect(config.train.cluster_resolver) and not config.train.model_dir:
+        raise ValueError("a multi-worker run needs --model_dir: one folder every worker sees")
     keras.utils.set_random_seed(config.train.seed)
-    return config.replace(model_dir=resolve_run_dir(config.train.model_dir, config.train.task))
+    run_dir = resolve_run_dir(config.train.model_dir, config.train.task)
+    return config.replace(model_dir=resolve_run_dir(cluster.worker_run_dir(run_dir), ""))
 
 
 @contextlib.contextmanager
@@ -142,9 +151,14 @@ def write_run_config(config: Config) -> None:
     config.to_json(path)
 
 
+def backup_dir(run_dir: str) -> str:
+    """The backup every process of a run restores from: the chief's."""
+    return os.path.join(cluster.chief_run_dir(run_dir), BACKUP_DIR)
+
+
 def resume_step(run_dir: str, steps_per_epoch: int) -> int:
     """Global step at which an interrupted run in `run_dir` will resume (0 if none)."""
-    path = os.path.join(run_dir, BACKUP_DIR, "training_metadata.json")
+    path = os.path.join(backup_dir(run_dir), "training_metadata.json")
     if not os.path.exists(path):
         return 0
     with open(path) as f:
@@ -173,13 +187,15 @@ def fit(
     they add to the logs are recorded."""
     log_dir = os.path.join(run_dir, "logs")
     counter = TokenCounter()
-    train_data = counter.wrap(train_data.skip(resume_step(run_dir, steps_per_epoch)))
+    train_data = train_data.skip(resume_step(run_dir, steps_per_epoch))
+    train_data, validation_data = cluster.shard_by_data(train_data, validation_data)
+    train_data = counter.wrap(train_data)
     monitor = TrainingMonitor(
         log_dir, batch_size, tokens_per_example, log_every, steps, max_minutes, counter
     )
     callbacks = [
         StopOnNonFiniteLoss(),  # first: raises before the backup/checkpoints save NaNs
-        RunBackup(os.path.join(run_dir, BACKUP_DIR)),
+        RunBackup(backup_dir(run_dir), save=cluster.is_chief()),
         *extra_callbacks,
         TensorBoard(log_dir),
         monitor,

@@ -28,10 +28,13 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     Args:
         backup_dir: the run's backup folder (kept after training: `delete_checkpoint`
             is off, so `--task=export` and a longer `--steps` can reuse it).
+        save: False on a cluster's non-chief worker, which restores from the chief's
+            backup (the same weights on every worker) and writes none of its own.
     """
 
-    def __init__(self, backup_dir: str):
+    def __init__(self, backup_dir: str, save: bool = True):
         super().__init__(backup_dir, delete_checkpoint=False)
+        self.save = save
 
     def _load_model(self):
         path = os.path.join(self.backup_dir, METADATA)
@@ -52,6 +55,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = metadata["epoch"]
 
     def _save_model(self):
+        if not self.save:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch
         files = {

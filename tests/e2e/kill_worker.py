@@ -3,6 +3,8 @@
     python kill_worker.py <kill_at_step> <run_train flags...>
 
 kill_at_step 0 = never. The kill is a real `kill -9`: no callback, no cleanup runs.
+With `LOGICAL_CPUS=<n>` in the environment the CPU is split into n logical devices
+first (MirroredStrategy over n replicas in one process).
 """
 
 import os
@@ -28,6 +30,12 @@ class KillAt(keras.callbacks.Callback):
 
 def main() -> None:
     kill_at = int(sys.argv.pop(1))
+    if os.environ.get("LOGICAL_CPUS"):
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        logical = [tf.config.LogicalDeviceConfiguration()] * int(os.environ["LOGICAL_CPUS"])
+        tf.config.set_logical_device_configuration(cpu, logical)
     original_fit = keras.Model.fit
 
     def fit(self, *args, callbacks=None, **kwargs):
