@@ -173,3 +173,41 @@ def test_killed_worker_resumes_from_the_chiefs_backup(flags_for, tmp_path):
     assert history(broken)["history"]["loss"] == losses[-2:]  # the 2 epochs after the resume
     run_one(flags_for("device"))
     np.testing.assert_allclose(losses, history(tmp_path / "device")["history"]["loss"], rtol=5e-4)
+
+
+@pytest.mark.slow  # ~2 min
+@pytest.mark.parametrize("task", ["classify", "clm"])
+def test_fine_tuning_and_clm_run_on_two_workers(task, tiny_corpus, tmp_path):
+    """Fine-tuning (linear probe, early stopping, test evaluation) and GPT pretraining
+    go through the same cluster path: both workers end with the same history and test
+    scores, and the chief alone exports."""
+    from tests.conftest import write_sentiment_file
+
+    tiny = dict(num_layers=1, hidden_dim=32, num_heads=2, intermediate_dim=64, steps=12,
+                steps_per_epoch=6, validation_steps=2, model_dir=tmp_path / "run",
+                export_base=tmp_path / "exports")  # fmt: skip
+    if task == "classify":
+        data = write_sentiment_file(tmp_path / "train.tsv", 300)
+        flags = dict(task="classify", train_data=data, preset="tiny", batch_size=16,
+                     vocabulary_size_target=200, sequence_length=32, probe_steps=5, patience=2)  # fmt: skip
+    else:
+        flags = dict(task="clm", tokenizer="char", train_data=os.path.dirname(tiny_corpus[0]),
+                     batch_size=8, sequence_length=32, max_sequence_length=64,
+                     validation_fraction=0.1)  # fmt: skip
+    command = [
+        sys.executable,
+        "run_train.py",
+        *[f"--{k}={v}" for k, v in {**tiny, **flags}.items()],
+    ]
+    results = run_cluster([command, command])
+    for r in results:
+        assert r.returncode == 0, r.stderr[-3000:]
+    chief, worker = tmp_path / "run", tmp_path / "run" / "workers" / "worker-1"
+    name = "eval.json" if task == "classify" else "results.json"
+    a, b = (json.load(open(d / name)) for d in (chief, worker))
+    if task == "classify":
+        assert a["test"] == b["test"] and a["before"] == b["before"]
+    else:
+        assert a["history"] == b["history"] and len(a["history"]["loss"]) == 2
+    assert len(os.listdir(tmp_path / "exports")) == 1
+    assert "left to the chief" in results[1].stderr
