@@ -64,8 +64,9 @@ def start_run(config: Config) -> Config:
     if cluster.connect(config.train.cluster_resolver) and not config.train.model_dir:
         raise ValueError("a multi-worker run needs --model_dir: one folder every worker sees")
     keras.utils.set_random_seed(config.train.seed)
-    run_dir = resolve_run_dir(config.train.model_dir, config.train.task)
-    return config.replace(model_dir=resolve_run_dir(cluster.worker_run_dir(run_dir), ""))
+    run_dir = cluster.worker_run_dir(resolve_run_dir(config.train.model_dir, config.train.task))
+    os.makedirs(run_dir, exist_ok=True)
+    return config.replace(model_dir=run_dir)
 
 
 @contextlib.contextmanager
