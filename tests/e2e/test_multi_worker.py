@@ -122,6 +122,7 @@ def test_keras_fit_still_fails_under_multi_worker_without_our_overrides(tmp_path
     np.testing.assert_allclose(results[0]["kernel"], one["kernel"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # ~80 s: two run_train jobs; the default run keeps the toy test above
 def test_two_workers_train_as_one_process_with_two_replicas(flags_for, tmp_path):
     """The same global batch of 8 split over 2 replicas: in 2 worker processes, or in one
     process (MirroredStrategy over 2 logical CPUs). Tolerance: each epoch's loss within
