@@ -49,7 +49,7 @@ def launch(run_dir: str, cores: list[list[int]]) -> float:
     """One worker per entry of `cores`, each pinned to those cores; the chief's tokens/s."""
     shutil.rmtree(run_dir, ignore_errors=True)
     ports = free_ports(len(cores))
-    processes = []
+    processes, logs = [], []
     for index, worker_cores in enumerate(cores):
         threads = str(len(worker_cores))
         env = {
@@ -61,6 +61,7 @@ def launch(run_dir: str, cores: list[list[int]]) -> float:
             env["TF_CONFIG"] = local_tf_config(ports, index)
         pin = ["taskset", "-c", ",".join(map(str, worker_cores))]
         log = open(os.path.join(FLAGS.out, f"{os.path.basename(run_dir)}-{index}.log"), "w")
+        logs.append(log)
         processes.append(
             subprocess.Popen([*pin, *command(run_dir)], cwd=ROOT, env=env, stdout=log, stderr=log)
         )
@@ -72,6 +73,8 @@ def launch(run_dir: str, cores: list[list[int]]) -> float:
         for process in processes:
             if process.poll() is None:
                 process.kill()
+        for log in logs:
+            log.close()
     with open(os.path.join(run_dir, "results.json")) as f:
         return json.load(f)["tokens_per_second"]
 
@@ -90,9 +93,10 @@ def main(argv):
         print(f"{name}: {tokens:,.0f} tokens/s ({rows[name][1]:.0f} s)", flush=True)
 
     from bertgpt_tf.tasks.load_task_model import load_task_model
+    from bertgpt_tf.training.peft import count_parameters
 
     model = load_task_model(os.path.join(FLAGS.out, "1w", "model.keras"))
-    parameters = sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+    parameters = count_parameters(model)["trainable"]
     base = rows["1 worker x 2 cores"][0]
     print()
     print(f"`{' '.join(command('<run>')[1:])}`, {FLAGS.steps} steps, on this machine")

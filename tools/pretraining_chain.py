@@ -31,9 +31,9 @@ flags.DEFINE_string("pretrained", "", "a finished mlm run dir to use instead of 
 FLAGS = flags.FLAGS
 
 # Each task's fine-tuning flags (the same from pretrained and from scratch). The learning
-# rates: for CoNLL and STS-B the one of {1e-4, 3e-4, 1e-3} at which the from-scratch start
-# scores best (3e-4); for SST-2 1e-4, where scratch is within 0.1 point of its best (82.1
-# against 82.2 % at 3e-4) and the pretrained start is at its best (docs/recipes.md).
+# rates (docs/recipes.md): for CoNLL (1e-4 and 3e-4 tried) and STS-B (also 1e-3) the one
+# at which the from-scratch start scores best, 3e-4; for SST-2 1e-4, where scratch is
+# within 0.1 point of its best (82.1 against 82.2 % at 3e-4) and pretrained at its best.
 FINETUNING = {
     "sst2": ["--task=classify", "--sequence_length=64", "--learning_rate=1e-4",
              "--steps=3000", "--steps_per_epoch=200", "--validation_steps=20", "--patience=0"],

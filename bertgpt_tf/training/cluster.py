@@ -89,17 +89,9 @@ def strategy() -> tf.distribute.Strategy | None:
 
 
 def is_chief() -> bool:
-    """True on one machine, and on the cluster's chief (task `chief`, else `worker` 0)."""
-    if _strategy is None:
-        return True
-    cluster = _strategy.cluster_resolver
-    if cluster.task_type == "chief":
-        return True
-    return (
-        cluster.task_type == "worker"
-        and cluster.task_id == 0
-        and ("chief" not in cluster.cluster_spec().as_dict())
-    )
+    """True on one machine, and on the cluster's chief (task `chief`, else `worker` 0:
+    TensorFlow's own rule, which the strategy exposes as `should_checkpoint`)."""
+    return _strategy is None or _strategy.extended.should_checkpoint
 
 
 WORKERS_DIR = "workers"

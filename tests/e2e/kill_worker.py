@@ -30,7 +30,7 @@ class KillAt(keras.callbacks.Callback):
 
 def main() -> None:
     kill_at = int(sys.argv.pop(1))
-    if os.environ.get("LOGICAL_CPUS"):
+    if int(os.environ.get("LOGICAL_CPUS", "1")) > 1:
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]

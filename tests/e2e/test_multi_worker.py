@@ -15,14 +15,12 @@ import pytest
 
 from bertgpt_tf.tasks import bert_pretrainer  # noqa: F401  (registers classes)
 from bertgpt_tf.training.cluster import free_ports, local_tf_config
-from tests.e2e.test_resume import HERE, ROOT, train_flags
+from tests.e2e.test_resume import HERE, ROOT, run, train_flags
 
 TIMEOUT = 240  # seconds a worker may take; a hung collective fails the test, never hangs it
 
 
-def run_cluster(
-    commands: list[list[str]], env: dict | None = None
-) -> list[subprocess.CompletedProcess]:
+def run_cluster(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
     """Starts one worker process per command (TF_CONFIG set for each), waits for all
     within TIMEOUT, and kills every one still running on the way out."""
     ports = free_ports(len(commands))
@@ -30,7 +28,7 @@ def run_cluster(
     try:
         for index, command in enumerate(commands):
             worker_env = {
-                **os.environ, **(env or {}), "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2",
+                **os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2",
                 "TF_CONFIG": local_tf_config(ports, index),
             }  # fmt: skip
             processes.append(
@@ -55,15 +53,9 @@ def run_cluster(
                 process.wait()
 
 
-def run_one(flags: list[str], logical_cpus: int = 1, kill_at: int = 0):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("TF_CONFIG", None)
-    if logical_cpus > 1:
-        env["LOGICAL_CPUS"] = str(logical_cpus)
-    command = [sys.executable, os.path.join(HERE, "kill_worker.py"), str(kill_at), *flags]
-    done = subprocess.run(
-        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT
-    )
+def run_one(flags: list[str], logical_cpus: int = 1):
+    """One process (MirroredStrategy over `logical_cpus` CPUs when > 1), to completion."""
+    done = run(0, flags, timeout=TIMEOUT, LOGICAL_CPUS=str(logical_cpus))
     assert done.returncode == 0, done.stderr[-3000:]
 
 

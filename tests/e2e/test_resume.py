@@ -30,10 +30,14 @@ def train_flags(corpus_dir, vocabulary, model_dir, export_base, **extra):
     return [f"--{k}={v}" for k, v in flags.items()]
 
 
-def run(kill_at, flags):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def run(kill_at, flags, timeout=None, **extra_env):
+    """`kill_worker.py` in a process of its own, on one machine (no TF_CONFIG)."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env}
+    env.pop("TF_CONFIG", None)
     command = [sys.executable, os.path.join(HERE, "kill_worker.py"), str(kill_at), *flags]
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(params=["mlm", "clm"])

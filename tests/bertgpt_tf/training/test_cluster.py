@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bertgpt_tf.config import Config
+from bertgpt_tf.config import Config, fields_ignored_by
 from bertgpt_tf.training import cluster
 
 
@@ -49,8 +49,6 @@ def test_an_asked_for_cluster_that_is_not_there_is_refused():
 def test_cluster_resolver_flag_is_checked_and_only_for_training_tasks():
     with pytest.raises(ValueError, match="cluster_resolver must be tf_config|slurm"):
         Config.from_preset("mini", cluster_resolver="kubernetes")
-    from bertgpt_tf.config import fields_ignored_by
-
     assert fields_ignored_by("export", ["cluster_resolver"]) == ["cluster_resolver"]
     for task in ("mlm", "clm", "classify", "ner", "translate"):
         assert fields_ignored_by(task, ["cluster_resolver"]) == []
