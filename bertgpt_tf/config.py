@@ -135,6 +135,13 @@ class TrainConfig:
     # Steps of the linear probe (the head alone on the frozen, untouched backbone) whose
     # test metrics are reported as "before" fine-tuning; 0: off. embed: zero-shot instead.
     probe_steps: int = 300
+    # classify / regress: what the head reads: cls (BERT's [CLS] pooler) | mean (the mean
+    # of the last layer's token vectors; an encoder pretrained without a pair objective
+    # never trained its pooler: docs/recipes.md)
+    pooling: str = "cls"
+    # embed's training loss: cosine (MSE of cosine and score, Sentence-BERT) | cosent
+    # (a ranking loss: only the order of the cosines counts; docs/recipes.md)
+    embed_loss: str = "cosine"
     class_weights: bool = False  # weight classes by inverse frequency
     # Translation
     label_smoothing: float = 0.1
@@ -252,10 +259,15 @@ FIELD_TASKS: dict[str, tuple[str, ...]] = {
         ),
         _FINETUNING,
     ),  # fmt: skip
+    "embed_loss": ("embed",),
+    "pooling": ("classify", "regress"),
     "dataset": (*_FINETUNING, "report"),
     "cluster_resolver": (*ENCODER_PRETRAINING, "clm", *_FINETUNING[:-1], "translate"),
 }
 
+
+EMBED_LOSSES = ("cosine", "cosent")  # --embed_loss: SiameseSimilarity's training loss
+POOLINGS = ("cls", "mean")  # --pooling: what TextClassifier's head reads
 
 # Fields measured from the data (config.json records them): never set by hand.
 DERIVED_FIELDS = {
@@ -380,6 +392,14 @@ class Config:
             raise ValueError(
                 f"--prefix_length (prompt tuning) is for classify/regress, not {t.task}"
             )
+        if t.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be {'|'.join(POOLINGS)}, got {t.pooling!r}")
+        if t.pooling != "cls" and t.prefix_length:
+            raise ValueError(
+                "prompt tuning (--prefix_length) reads the [CLS] pooler: --pooling=cls"
+            )
+        if t.embed_loss not in EMBED_LOSSES:
+            raise ValueError(f"embed_loss must be {'|'.join(EMBED_LOSSES)}, got {t.embed_loss!r}")
         if t.cluster_resolver not in ("", "tf_config", "slurm"):
             raise ValueError(
                 f"cluster_resolver must be tf_config|slurm (or empty), got {t.cluster_resolver!r}"

@@ -22,11 +22,21 @@ class LastTokenPooling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
 class MeanPooling(keras.layers.Layer):
-    """Mean of the sequence vectors over the real (unpadded) tokens, L2-normalised."""
+    """Mean of the sequence vectors over the real (unpadded) tokens, L2-normalised
+    (`normalize=False`: as it is, for a classifier's head)."""
+
+    def __init__(self, normalize: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize = normalize
 
     def call(self, sequence_output, padding_mask):
         mask = ops.cast(padding_mask, sequence_output.dtype)[:, :, None]
         total = ops.sum(sequence_output * mask, axis=1)
         mean = total / ops.maximum(ops.sum(mask, axis=1), 1.0)
+        if not self.normalize:
+            return mean
         mean = ops.cast(mean, "float32")
         return mean / ops.maximum(ops.norm(mean, axis=-1, keepdims=True), 1e-12)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "normalize": self.normalize}

@@ -5,7 +5,8 @@ tuning (`prefix_length`) is built in here."""
 
 import keras
 
-from bertgpt_tf.layers.pooling import LastTokenPooling
+from bertgpt_tf.config import POOLINGS
+from bertgpt_tf.layers.pooling import LastTokenPooling, MeanPooling
 from bertgpt_tf.layers.soft_prompt import SoftPrompt
 from bertgpt_tf.models.bert_encoder import BertEncoder, bert_kernel_initializer
 from bertgpt_tf.tasks.legacy_files import backbone_from_config
@@ -14,8 +15,8 @@ from bertgpt_tf.tasks.task_model import OwnLoss
 
 @keras.saving.register_keras_serializable(package="bertgpt_tf")
 class TextClassifier(OwnLoss, keras.Model):
-    """Sequence-level head over a `BertEncoder` ([CLS] pooler) or a `GPTDecoder`
-    (last-token pooling).
+    """Sequence-level head over a `BertEncoder` ([CLS] pooler, or the mean of its token
+    vectors) or a `GPTDecoder` (last-token pooling).
 
     Inputs: the backbone's: `token_ids`, `padding_mask` (batch, seq) and, for an
     encoder, `segment_ids`.
@@ -28,6 +29,11 @@ class TextClassifier(OwnLoss, keras.Model):
         dropout: dropout on the pooled output before the head.
         prefix_length: > 0: prompt tuning. That many learned vectors follow [CLS] into
             the encoder, which is frozen: only the prompt and the head train.
+        pooling: what an encoder's head reads: "cls", its [CLS] pooler
+            (`pooled_output`, BERT's), or "mean", the mean of its last layer's vectors
+            over the real tokens. An encoder pretrained without a pair objective (the
+            budget recipe) never trains its pooler nor its last [CLS] vector; the mean
+            reads what MLM trained (docs/recipes.md).
     """
 
     backbone_output = "pooled_output"  # what the head reads (TokenClassifier: every position)
@@ -38,8 +44,13 @@ class TextClassifier(OwnLoss, keras.Model):
         num_classes: int,
         dropout: float = 0.1,
         prefix_length: int = 0,
+        pooling: str = "cls",
         **kwargs,
     ):
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be {'|'.join(POOLINGS)}, got {pooling!r}")
+        if pooling != "cls" and self.backbone_output != "pooled_output":
+            raise ValueError("--pooling is for classify/regress: a tagger reads every position")
         # === Layers ===
         self.backbone = backbone
         self.soft_prompt = None
@@ -58,10 +69,20 @@ class TextClassifier(OwnLoss, keras.Model):
         if "segment_ids" not in inputs:  # a decoder
             if self.backbone_output != "pooled_output" or prefix_length:
                 raise ValueError("a GPT decoder fine-tunes for classify/regress (full/LoRA/freeze)")
+            if pooling != "cls":
+                raise ValueError("a GPT decoder pools its last token: --pooling is for encoders")
             sequence_output = backbone(inputs)["sequence_output"]
             features = LastTokenPooling(name="last_token")(sequence_output, inputs["padding_mask"])
+        elif self.soft_prompt is None and pooling == "mean":
+            backbone.pooled_dense.trainable = False  # unused: no gradient, not counted
+            sequence_output = backbone(inputs)["sequence_output"]
+            features = MeanPooling(normalize=False, name="mean_pooling")(
+                sequence_output, inputs["padding_mask"]
+            )
         elif self.soft_prompt is None:
             features = backbone(inputs)[self.backbone_output]
+        elif pooling != "cls":
+            raise ValueError("prompt tuning reads the [CLS] pooler: --pooling=cls")
         else:  # the encoder's own layers, with the prompt between embedding and blocks
             x = backbone.embed(inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"])
             x = backbone.transform(*self.soft_prompt(x, inputs["padding_mask"]))
@@ -74,6 +95,7 @@ class TextClassifier(OwnLoss, keras.Model):
         self.num_classes = num_classes
         self.dropout = dropout
         self.prefix_length = prefix_length
+        self.pooling = pooling
 
     def compile_defaults(self) -> dict:
         """Cross-entropy on the logits and accuracy, or for one output (regression)
@@ -97,6 +119,7 @@ class TextClassifier(OwnLoss, keras.Model):
             "num_classes": self.num_classes,
             "dropout": self.dropout,
             "prefix_length": self.prefix_length,
+            "pooling": self.pooling,
         }
 
     @classmethod

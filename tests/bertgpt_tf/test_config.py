@@ -20,6 +20,8 @@ def test_unknown_key_and_bad_values_fail():
         Config.from_preset("tiny", num_heads=3)
     with pytest.raises(ValueError, match="pair_objective"):
         Config.from_preset("tiny", pair_objective="xyz")
+    with pytest.raises(ValueError, match="embed_loss must be cosine|cosent"):
+        Config.from_preset("tiny", task="embed", embed_loss="mse")
 
 
 def test_json_round_trip(tmp_path):

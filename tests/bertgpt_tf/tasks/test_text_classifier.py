@@ -65,3 +65,23 @@ def test_lora_trains_rank_r_pairs_and_merges_to_the_same_function():
     assert len(merged.weights) == len(_model().weights)
     np.testing.assert_allclose(merged(INPUTS), model(INPUTS), atol=1e-5)
     assert np.abs(merged(INPUTS) - _model()(INPUTS)).max() > 1e-3  # the update is kept
+
+
+def test_mean_pooling_reads_the_real_tokens_vectors_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = TextClassifier(BertEncoder(**SIZES), 3, dropout=0.0, pooling="mean")
+    sequence = model.backbone(INPUTS)["sequence_output"].numpy()
+    mask = INPUTS["padding_mask"][:, :, None]
+    mean = (sequence * mask).sum(1) / mask.sum(1)  # row 0: 4 real tokens, not 5
+    kernel, bias = model.head.get_weights()
+    np.testing.assert_allclose(model(INPUTS), mean @ kernel + bias, atol=1e-5)
+    assert not model.backbone.pooled_dense.trainable  # the [CLS] pooler is unused
+    path = str(tmp_path / "mean.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.pooling == "mean"
+    np.testing.assert_allclose(restored(INPUTS), model(INPUTS), atol=1e-6)
+    with pytest.raises(ValueError, match="pooling must be cls|mean"):
+        TextClassifier(BertEncoder(**SIZES), 3, pooling="max")
+    with pytest.raises(ValueError, match="prompt tuning reads the"):
+        TextClassifier(BertEncoder(**SIZES), 3, prefix_length=2, pooling="mean")

@@ -54,7 +54,7 @@ def test_classify_from_scratch_learns_evaluates_and_exports(tmp_path, assert_ser
     assert assert_servable(module, path, [("classify", {"text": texts})]) == 4 * 2 * 3
 
 
-def test_mixed_precision_fine_tunes_in_bf16_and_restores_the_policy(tmp_path, monkeypatch):
+def test_mixed_precision_and_mean_pooling_fine_tune_and_restore_the_policy(tmp_path, monkeypatch):
     from bertgpt_tf.training import fit
 
     trained = []
@@ -62,9 +62,12 @@ def test_mixed_precision_fine_tunes_in_bf16_and_restores_the_policy(tmp_path, mo
     monkeypatch.setattr(fit, "fit", lambda model, *a, **k: trained.append(model) or
                         real_fit(model, *a, **k))  # fmt: skip
     data = write_sentiment_file(tmp_path / "sentiment.tsv", 600)  # as the fp32 test above
-    config = classify_config(tmp_path, "run", train_data=data, epochs=4, mixed_precision=True)
+    config = classify_config(
+        tmp_path, "run", train_data=data, epochs=4, mixed_precision=True, pooling="mean"
+    )
     run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     (model,) = trained
+    assert model.pooling == "mean" and not model.backbone.pooled_dense.trainable
     assert model.backbone.transformer_layers[0].compute_dtype == "bfloat16"
     assert model.get_layer("logits").compute_dtype == "float32"  # float32 logits out
     assert model.backbone.transformer_layers[0].variable_dtype == "float32"
@@ -271,9 +274,9 @@ def test_ner_learns_entities_and_serves_character_spans(tmp_path, assert_servabl
     assert assert_servable(module, path, [("ner", {"text": texts})]) == 4 * 2 * 5
 
 
-def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servable):
-    """Pairs are similar (5.0) when their sentiment words agree, else 0.0: the siamese
-    encoder must learn it; the export gives unit vectors whose dot is `similarity`."""
+def embed_config(tmp_path, name: str, **fields) -> Config:
+    """An `embed` run on 500 pairs that are similar (5.0) when their sentiment words
+    agree, else 0.0."""
     rng = random.Random(2)
     lines = ["a\tb\tscore"]
     for _ in range(500):
@@ -284,10 +287,16 @@ def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servab
         ]
         lines.append(f"{texts[0]}\t{texts[1]}\t{5.0 if side_a == side_b else 0.0}")
     (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
-    config = classify_config(
-        tmp_path, "embed", task="embed", train_data=str(tmp_path / "pairs.tsv"), epochs=6,
-        text_column="a", text_b_column="b", label_column="score",
+    return classify_config(
+        tmp_path, name, task="embed", train_data=str(tmp_path / "pairs.tsv"), epochs=6,
+        text_column="a", text_b_column="b", label_column="score", **fields,
     )  # fmt: skip
+
+
+def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servable):
+    """The siamese encoder must learn the pairs' similarity; the export gives unit
+    vectors whose dot is `similarity`."""
+    config = embed_config(tmp_path, "embed")
     path = run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
     report = json.load(open(tmp_path / "embed" / "eval.json"))
     assert report["test"]["spearman"] > 0.7, report
@@ -311,6 +320,15 @@ def test_embed_learns_similarity_and_serves_unit_vectors(tmp_path, assert_servab
     again = json.load(open(tmp_path / "embed" / "eval.json"))
     assert again["test"]["spearman"] == pytest.approx(report["test"]["spearman"], abs=1e-6)
     assert again["before"] == report["before"] and "| embed |" in table
+
+
+def test_embed_learns_similarity_with_the_cosent_ranking_loss(tmp_path):
+    config = embed_config(tmp_path, "cosent", embed_loss="cosent")
+    run_finetuning(config, finetune_inputs, str(tmp_path / "saved_models"))
+    report = json.load(open(tmp_path / "cosent" / "eval.json"))
+    assert report["test"]["spearman"] > 0.7, report
+    assert report["before"]["spearman"] < report["test"]["spearman"] - 0.3, report
+    assert Config.from_json(str(tmp_path / "cosent" / "config.json")).train.embed_loss == "cosent"
 
 
 def test_prompt_tuning_trains_only_the_prompt_and_head(tmp_path, pretrained_run):
