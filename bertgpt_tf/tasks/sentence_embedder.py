@@ -24,6 +24,7 @@ class SentenceEmbedder(keras.Model):
     def __init__(self, backbone: BertEncoder, **kwargs):
         # === Layers ===
         self.backbone = backbone
+        backbone.pooled_dense.trainable = False  # mean pooling: the pooler is unused
         self.pooling = MeanPooling(dtype="float32", name="mean_pooling")
 
         # === Functional Model ===
@@ -85,13 +86,13 @@ class SiameseSimilarity(OwnLoss, keras.Model):
     """The training model of `embed`: the embedder's inputs for both texts, keyed
     `<name>_a` and `<name>_b` (`token_ids_a`, ...) -> cosine similarity (batch, 1), both
     texts through the same `embedder` (shared weights). It trains, its
-    `compile_defaults`, against the gold similarity scaled to [0, 1] with `loss`:
+    `compile_defaults`, against the gold similarity scaled to [0, 1] with `embed_loss`:
     "cosine", the MSE of cosine and score (Sentence-BERT's CosineSimilarityLoss), or
     "cosent", the ranking loss `CoSENTLoss`. `embedder` is what is saved and served."""
 
-    def __init__(self, embedder: SentenceEmbedder, loss: str = "cosine", **kwargs):
-        if loss not in EMBED_LOSSES:
-            raise ValueError(f"embed_loss must be {'|'.join(EMBED_LOSSES)}, got {loss!r}")
+    def __init__(self, embedder: SentenceEmbedder, embed_loss: str = "cosine", **kwargs):
+        if embed_loss not in EMBED_LOSSES:
+            raise ValueError(f"embed_loss must be {'|'.join(EMBED_LOSSES)}, got {embed_loss!r}")
         inputs = {
             f"{name}_{side}": keras.Input(shape=(None,), dtype="int32", name=f"{name}_{side}")
             for side in SIDES
@@ -103,10 +104,10 @@ class SiameseSimilarity(OwnLoss, keras.Model):
         cosine = keras.layers.Dot(axes=-1, dtype="float32", name="cosine")([u, v])
         super().__init__(inputs=inputs, outputs=cosine, name="siamese_similarity", **kwargs)
         self.embedder = embedder
-        self.loss_name = loss
+        self.embed_loss = embed_loss
 
     def compile_defaults(self) -> dict:
-        if self.loss_name == "cosent":  # cosines off the scores' scale: no MSE metric
+        if self.embed_loss == "cosent":  # cosines off the scores' scale: no MSE metric
             return dict(loss=CoSENTLoss())
         return dict(
             loss=keras.losses.MeanSquaredError(),

@@ -47,10 +47,16 @@ class TextClassifier(OwnLoss, keras.Model):
         pooling: str = "cls",
         **kwargs,
     ):
+        encoder = "segment_ids" in backbone.input
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be {'|'.join(POOLINGS)}, got {pooling!r}")
-        if pooling != "cls" and self.backbone_output != "pooled_output":
-            raise ValueError("--pooling is for classify/regress: a tagger reads every position")
+        if pooling != "cls":
+            if self.backbone_output != "pooled_output":
+                raise ValueError("--pooling is for classify/regress: a tagger reads every position")
+            if prefix_length:
+                raise ValueError("prompt tuning reads the [CLS] pooler: --pooling=cls")
+            if not encoder:
+                raise ValueError("a GPT decoder pools its last token: --pooling is for encoders")
         # === Layers ===
         self.backbone = backbone
         self.soft_prompt = None
@@ -59,6 +65,8 @@ class TextClassifier(OwnLoss, keras.Model):
                 raise ValueError("prefix_length (prompt tuning) is for classify/regress")
             self.soft_prompt = SoftPrompt(prefix_length, name="soft_prompt")
             backbone.trainable = False
+        if encoder and (pooling == "mean" or self.backbone_output != "pooled_output"):
+            backbone.pooled_dense.trainable = False  # unused: no gradient, not counted
         self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
         self.head = keras.layers.Dense(
             num_classes, kernel_initializer=bert_kernel_initializer(), name="head"
@@ -66,27 +74,22 @@ class TextClassifier(OwnLoss, keras.Model):
 
         # === Functional Model ===
         inputs = dict(backbone.input)
-        if "segment_ids" not in inputs:  # a decoder
+        if not encoder:  # a decoder
             if self.backbone_output != "pooled_output" or prefix_length:
                 raise ValueError("a GPT decoder fine-tunes for classify/regress (full/LoRA/freeze)")
-            if pooling != "cls":
-                raise ValueError("a GPT decoder pools its last token: --pooling is for encoders")
             sequence_output = backbone(inputs)["sequence_output"]
             features = LastTokenPooling(name="last_token")(sequence_output, inputs["padding_mask"])
-        elif self.soft_prompt is None and pooling == "mean":
-            backbone.pooled_dense.trainable = False  # unused: no gradient, not counted
+        elif self.soft_prompt is not None:  # the encoder's layers, the prompt between
+            x = backbone.embed(inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"])
+            x = backbone.transform(*self.soft_prompt(x, inputs["padding_mask"]))
+            features = backbone.pooled_dense(x[:, 0, :])
+        elif pooling == "mean":
             sequence_output = backbone(inputs)["sequence_output"]
             features = MeanPooling(normalize=False, name="mean_pooling")(
                 sequence_output, inputs["padding_mask"]
             )
-        elif self.soft_prompt is None:
+        else:
             features = backbone(inputs)[self.backbone_output]
-        elif pooling != "cls":
-            raise ValueError("prompt tuning reads the [CLS] pooler: --pooling=cls")
-        else:  # the encoder's own layers, with the prompt between embedding and blocks
-            x = backbone.embed(inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"])
-            x = backbone.transform(*self.soft_prompt(x, inputs["padding_mask"]))
-            features = backbone.pooled_dense(x[:, 0, :])
         logits = self.head(self.head_dropout(features))
         outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)

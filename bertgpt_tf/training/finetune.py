@@ -200,10 +200,8 @@ def _task_model(t, backbone: keras.Model, labels, dropout: float) -> keras.Model
     """The model `fit` trains: a classifier, a tagger, or for `embed` a siamese pair
     around the `SentenceEmbedder` (`.embedder`: what is saved and exported)."""
     if t.task == "embed":
-        backbone.pooled_dense.trainable = False  # mean pooling: the pooler is unused
         return SiameseSimilarity(SentenceEmbedder(backbone), t.embed_loss)
     if t.task == "ner":
-        backbone.pooled_dense.trainable = False  # unused: keep it out of the count
         return TokenClassifier(backbone, len(labels), dropout)
     return TextClassifier(
         backbone, len(labels) if labels else 1, dropout, t.prefix_length, t.pooling
