@@ -17,6 +17,8 @@ import inspect
 import json
 from dataclasses import dataclass, field
 
+from bertgpt_tf.hardware import native_bf16
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -159,7 +161,8 @@ PRESETS: dict[str, dict] = {
 # The MLM pretraining recipe: defaults applied under the model variant's and the flags.
 # "budget" is the recipe search's winner on this 2-core CPU (docs/recipes.md): an
 # embedding convolution so a masked position sees its neighbours from step 0, pre-LN
-# blocks, an untied MLM head, no dropout, packed rows (no padding), bf16, and a learning
+# blocks, an untied MLM head, no dropout, packed rows (no padding), bf16 where the
+# hardware computes it natively (`from_preset`: `hardware.native_bf16`), and a learning
 # rate that warms up and decays to zero at the 60-minute budget (`DecayToBudget`).
 RECIPES: dict[str, dict] = {
     "bert": {},
@@ -171,7 +174,6 @@ RECIPES: dict[str, dict] = {
         pair_objective="none",
         learning_rate=1e-3,
         warmup_steps=100,
-        mixed_precision=True,
         max_minutes=60.0,
         steps_per_epoch=200,
         validation_steps=20,
@@ -333,6 +335,8 @@ class Config:
             **MODELS[model],
             **TASK_DEFAULTS.get(task, {}),
         }
+        if recipe == "budget":  # bf16 only where it is faster than fp32 (hardware.py)
+            defaults["mixed_precision"] = native_bf16()
         return cls().replace(**{**defaults, "preset": preset, **overrides, "recipe": recipe})
 
     def replace(self, **overrides) -> Config:

@@ -17,6 +17,7 @@ from absl import logging
 
 from bertgpt_tf.atomic_file import atomic_path
 from bertgpt_tf.config import Config
+from bertgpt_tf.hardware import native_bf16
 from bertgpt_tf.training import cluster
 from bertgpt_tf.training.callbacks import (
     DecayToBudget,
@@ -75,6 +76,12 @@ def precision_policy(mixed_precision: bool):
     the models built inside; the process's policy is restored on the way out."""
     policy = keras.mixed_precision.global_policy()
     if mixed_precision:
+        if not native_bf16():
+            logging.warning(
+                "--mixed_precision: this machine has no native bf16 (bertgpt_tf/hardware.py), "
+                "so every bf16 op is emulated and the step is slower than fp32 (~2.3x on an "
+                "AVX2-only CPU, docs/experiments.md); --nomixed_precision trains faster here"
+            )
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         yield

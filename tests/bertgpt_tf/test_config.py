@@ -1,5 +1,6 @@
 import pytest
 
+from bertgpt_tf import config as config_module
 from bertgpt_tf.config import PRESETS, Config
 
 
@@ -51,12 +52,23 @@ def test_translate_task_defaults_fields_and_round_trip(tmp_path):
         config.replace(label_smoothing=1.0)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_budget_recipe_trains_in_bf16_only_where_the_hardware_has_it(monkeypatch, native):
+    monkeypatch.setattr(config_module, "native_bf16", lambda: native)
+    assert Config.from_preset("mini", task="mlm").train.mixed_precision is native
+    # the flag decides when given; other recipes and tasks keep fp32
+    asked = Config.from_preset("mini", task="mlm", mixed_precision=not native)
+    assert asked.train.mixed_precision is (not native)
+    assert not Config.from_preset("mini", task="mlm", recipe="bert").train.mixed_precision
+    assert not Config.from_preset("mini", task="classify").train.mixed_precision
+
+
 def test_mlm_runs_the_budget_recipe_and_bert_is_one_flag_away():
     budget = Config.from_preset("mini", task="mlm")
     assert budget.train.recipe == "budget"
     assert (budget.model.conv_width, budget.model.normalize_first) == (3, True)
     assert not budget.model.tie_word_embeddings and budget.model.dropout == 0.0
-    assert budget.data.pair_objective == "none" and budget.train.mixed_precision
+    assert budget.data.pair_objective == "none"
     assert budget.train.max_minutes == 60.0 and budget.train.learning_rate == 1e-3
     bert = Config.from_preset("mini", task="mlm", recipe="bert")
     assert bert.model == Config().model and bert.data == Config().data  # BERT's defaults
