@@ -115,6 +115,10 @@ class TrainConfig:
     checkpoint_every: int = 2000
     mixed_precision: bool = False  # bf16 compute, fp32 variables
     jit_compile: bool = False
+    # Training steps per call of the compiled step (Keras' steps_per_execution): one host
+    # round trip (callbacks, logs) per call instead of per step. --steps, --steps_per_epoch
+    # and --validation_steps must be multiples of it; step-counted callbacks act at calls.
+    steps_per_execution: int = 1
     # Multi-worker (bertgpt_tf/training/cluster.py): "" = TF_CONFIG when it describes
     # more than one task, else one machine | tf_config (required) | slurm
     cluster_resolver: str = ""
@@ -408,6 +412,15 @@ class Config:
             raise ValueError(
                 f"cluster_resolver must be tf_config|slurm (or empty), got {t.cluster_resolver!r}"
             )
+        k = t.steps_per_execution
+        if k < 1:
+            raise ValueError(f"steps_per_execution must be >= 1, got {k}")
+        for name in ("steps", "steps_per_epoch", "validation_steps"):
+            if getattr(t, name) % k:
+                raise ValueError(
+                    f"--{name}={getattr(t, name)} is not a multiple of "
+                    f"--steps_per_execution={k}: a call of the compiled step runs {k} steps"
+                )
         if t.decay not in ("linear", "cosine"):
             raise ValueError(f"decay must be linear|cosine, got {t.decay!r}")
         if t.beam_size < 1 or not 0 <= t.label_smoothing < 1:

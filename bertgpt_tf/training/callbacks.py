@@ -19,6 +19,28 @@ def global_step(model: keras.Model) -> int:
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
+class StepCounter(keras.callbacks.Callback):
+    """Knows the global step at every batch end without reading the device: the
+    optimizer's step once at the start (a resumed run restores it), then the step index
+    Keras passes, which moves by `steps_per_execution` per call of the compiled step.
+    Subclasses call `super()` first in `on_train_begin`, `on_epoch_begin` and
+    `on_train_batch_end`, then read `self.step`."""
+
+    def __init__(self):
+        super().__init__()
+        self.step = 0
+        self.epoch_start = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = global_step(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.epoch_start + batch + 1  # `batch`: the call's last step index
+
+
 class TokenCounter:
     """Counts the real (`padding_mask` 1) and padded tokens of the batches a training
     dataset delivers, in host variables the `TrainingMonitor` reads: no read-back from
@@ -53,7 +75,7 @@ class TokenCounter:
         return tuple(int(v.numpy()) for v in self.variables) if self.counting else None
 
 
-class TrainingMonitor(keras.callbacks.Callback):
+class TrainingMonitor(StepCounter):
     """Every `log_every` steps and at each epoch's end: logs a line (loss, the task's
     metrics such as MLM accuracy, learning rate, rates, ETA) and writes the
     learning rate, examples/s, tokens/s and the batch logs (`batch_loss`, ...: the
@@ -61,8 +83,8 @@ class TrainingMonitor(keras.callbacks.Callback):
     and flushes, so a running job shows them at once and a short one has them at all.
     The clock stops during validation: the rates are training throughput. Each line ends
     with an ETA: the steps left at the last window's rate, or the time budget left if
-    that ends first. The step is read from the device once, at the start (a resumed run
-    restores it), then counted: no per-batch read-back.
+    that ends first. The step is counted on the host (`StepCounter`): no per-batch
+    read-back.
 
     Args:
         log_dir: TensorBoard directory (the same one `TensorBoard` uses).
@@ -92,7 +114,6 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.per_step = (float(tokens_per_example) * batch_size,) * 2  # real, padded
         self.total_steps_budget = total_steps
         self.max_seconds = max_minutes * 60
-        self.step = 0
         self.started = None
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
         self.batch_size = batch_size
@@ -107,7 +128,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.total_tokens = 0.0
 
     def on_train_begin(self, logs=None):
-        self.step = global_step(self.model)
+        super().on_train_begin(logs)
         self.started = time.perf_counter()
         self.last_counts = self.counter.counts() if self.counter else None
 
@@ -118,8 +139,8 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.paused = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
         self.logs = logs or {}
-        self.step += 1
         if self.step - self.last_step >= self.log_every:
             self._write(self.step)
 
@@ -259,25 +280,23 @@ def check_finite_weights(model: keras.Model) -> None:
         )
 
 
-class StepCheckpoint(keras.callbacks.Callback):
-    """Saves `step-<global step>.weights.h5` every `every` steps (write-then-rename, and
-    only finite weights), keeping the last `keep`."""
+class StepCheckpoint(StepCounter):
+    """Saves `step-<global step>.weights.h5` every `every` steps (at the first call of
+    the compiled step that reaches a multiple; write-then-rename, and only finite
+    weights), keeping the last `keep`."""
 
     def __init__(self, directory: str, every: int, keep: int = 3):
         super().__init__()
         self.directory = directory
         self.every = every
         self.keep = keep
-        self.step = 0
         os.makedirs(directory, exist_ok=True)
 
-    def on_train_begin(self, logs=None):
-        self.step = global_step(self.model)  # once; then counted (no per-batch read-back)
-
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        before = self.step
+        super().on_train_batch_end(batch, logs)
         step = self.step
-        if self.every and step % self.every == 0:
+        if self.every and step // self.every > before // self.every:
             check_finite_weights(self.model)
             path = os.path.join(self.directory, f"step-{step:08d}.weights.h5")
             with atomic_path(path) as staging:
@@ -298,23 +317,26 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
+        self.calls = 0
 
     def on_train_batch_end(self, batch, logs=None):
         # On a cluster every worker must stop at the same step: their mean clock decides,
-        # read every 10 batches (one all-reduce each).
-        if cluster.strategy() is not None and batch % 10:
+        # read every 10 calls of the compiled step (one all-reduce each).
+        self.calls += 1
+        if cluster.strategy() is not None and self.calls % 10 != 1:
             return
         if cluster.agreed_mean(time.monotonic() - self.start) > self.max_seconds:
             logging.info("time budget of %.1f min reached: stopping", self.max_seconds / 60)
             self.model.stop_training = True
 
 
-class DecayToBudget(keras.callbacks.Callback):
+class DecayToBudget(StepCounter):
     """Ends the learning-rate decay where the run will end: at `steps`, or earlier at the
     step the `max_minutes` budget will stop it (Cramming's budget-based schedule, Geiping
-    & Goldstein 2022). Every `every` batches it estimates that step from this launch's
-    rate (batches per second of wall time, validation included, the first window's
-    tracing left out) and moves `schedule.end_step` there. Only the host clock is read."""
+    & Goldstein 2022). Every `every` steps (at the first call of the compiled step that
+    reaches a multiple) it estimates that step from this launch's rate (steps per second
+    of wall time, validation included, the first window's tracing left out) and moves
+    `schedule.end_step` there. Only the host clock is read."""
 
     def __init__(self, schedule, steps: int, max_minutes: float, every: int = 20):
         super().__init__()
@@ -324,42 +346,37 @@ class DecayToBudget(keras.callbacks.Callback):
         self.every = every
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         self.start = time.monotonic()
-        self.first_step = global_step(self.model)
-        self.batches = 0
-        self.timed_from = None  # (time, batches) once the first window is done
+        self.timed_from = None  # (time, step) once the first window is done
 
     def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-        if self.batches % self.every:
+        before = self.step
+        super().on_train_batch_end(batch, logs)
+        if self.step // self.every == before // self.every:
             return
         now = self.start + cluster.agreed_mean(time.monotonic() - self.start)  # same on all workers
         if self.timed_from is None:
-            self.timed_from = (now, self.batches)
+            self.timed_from = (now, self.step)
             return
-        rate = (self.batches - self.timed_from[1]) / (now - self.timed_from[0])
+        rate = (self.step - self.timed_from[1]) / (now - self.timed_from[0])
         left = max(self.max_seconds - (now - self.start), 0.0)
-        end = self.first_step + self.batches + left * rate
-        self.schedule.end_at(min(end, self.steps))
+        self.schedule.end_at(min(self.step + left * rate, self.steps))
 
 
-class StepBudget(keras.callbacks.Callback):
+class StepBudget(StepCounter):
     """Stops training once the optimizer has taken `steps` steps, so a budget that is
     not a whole number of epochs is not rounded up to one (the last epoch ends early,
     still validated and backed up). Starts from `optimizer.iterations`, which a resumed
-    run restores, so the budget is global, not per process; then counts batches, so no
-    step reads a variable back from the device."""
+    run restores, so the budget is global, not per process; then counts steps
+    (`StepCounter`), so no step reads a variable back from the device."""
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = steps
-        self.step = 0
-
-    def on_train_begin(self, logs=None):
-        self.step = global_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        super().on_train_batch_end(batch, logs)
         if self.step >= self.steps:
             self.model.stop_training = True
 

@@ -98,10 +98,11 @@ def run_config(config: Config, inputs: TaskInputs) -> Config:
     config = config.replace(**inputs.derived)
     t, one_pass = config.train, inputs.batches_per_pass
     steps = min(t.steps, t.epochs * one_pass) if t.epochs and one_pass else t.steps
+    steps_per_epoch = min(t.steps_per_epoch, one_pass or t.steps_per_epoch)
+    k = t.steps_per_execution  # what the data cut short, down to whole calls
+    steps, steps_per_epoch = (max(n // k * k, k) for n in (steps, steps_per_epoch))
     return config.replace(
-        steps=steps,
-        steps_per_epoch=min(t.steps_per_epoch, one_pass or t.steps_per_epoch),
-        warmup_steps=min(t.warmup_steps, steps // 10),
+        steps=steps, steps_per_epoch=steps_per_epoch, warmup_steps=min(t.warmup_steps, steps // 10)
     )
 
 
@@ -121,7 +122,9 @@ def train_from_config(
         optimizer = make_optimizer(
             t.learning_rate, t.warmup_steps, t.steps, t.decay, t.weight_decay, t.beta_2
         )
-        model.compile(optimizer, jit_compile=t.jit_compile)
+        model.compile(
+            optimizer, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution
+        )
         extra_callbacks = callbacks_for(model) if callbacks_for else ()
     history, monitor = fit(
         model, inputs.train, inputs.validation, t.model_dir, t.steps, t.steps_per_epoch,

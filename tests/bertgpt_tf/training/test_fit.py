@@ -81,3 +81,35 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_backup(tmp_path):
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 12
     assert len(history.history["loss"]) == 2  # epochs 3 and 4
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_steps_per_execution_trains_the_same_weights_and_counts_every_step(tmp_path):
+    """`--steps_per_execution=4`: one call of the compiled step runs 4 steps. The run
+    ends on the weights one step per call gives, at the same step; the host-counted step
+    (logs, checkpoints, budgets) follows every step, not every call: a checkpoint every 6
+    steps is saved at the first call that reaches a multiple of 6 (steps 8 and 12)."""
+    x = np.random.default_rng(0).normal(size=(96, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(4).repeat()
+    weights, monitors = [], []
+    for k in (1, 4):
+        keras.utils.set_random_seed(0)
+        with make_strategy().scope():
+            model = keras.Sequential(
+                [keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)]
+            )
+            model.compile(optimizer=keras.optimizers.AdamW(1e-2), loss="mse", steps_per_execution=k)
+        run_dir = tmp_path / f"k{k}"
+        history, monitor = fit(model, data, data, str(run_dir), steps=12, steps_per_epoch=8,
+                               batch_size=4, tokens_per_example=1, validation_steps=4,
+                               checkpoint_every=6, log_every=4)  # fmt: skip
+        assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 12
+        assert monitor.step == 12 and len(history.history["val_loss"]) == 2
+        weights.append([w.numpy() for w in model.weights])
+        monitors.append(history.history["loss"])
+    assert sorted(os.listdir(tmp_path / "k4" / "checkpoints")) == [
+        "step-00000008.weights.h5",
+        "step-00000012.weights.h5",
+    ]
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(monitors[0], monitors[1], rtol=1e-5)

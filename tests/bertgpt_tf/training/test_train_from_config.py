@@ -55,6 +55,25 @@ def test_one_step_budget_for_every_task(tmp_path):
     assert (uncounted.steps, uncounted.steps_per_epoch) == (1000, 500)
 
 
+def test_steps_per_execution_reaches_the_model_and_budgets_are_whole_calls(tmp_path):
+    """--steps_per_execution: the step is compiled to run k steps per call; what the data
+    cuts short (passes, a Keras epoch) is rounded down to whole calls; the user's own
+    --steps, --steps_per_epoch and --validation_steps must be multiples, or it says so."""
+    config = _config(tmp_path, steps=1000, epochs=2, steps_per_epoch=500, warmup_steps=1000,
+                     steps_per_execution=4, validation_steps=8)  # fmt: skip
+    t = run_config(config, _inputs(batches_per_pass=30)).train
+    assert (t.steps, t.steps_per_epoch) == (60, 28)  # 2 passes = 60; one pass 30 -> 28
+    _, model, _, _ = train_from_config(
+        _config(tmp_path, steps=40, steps_per_execution=5), _inputs(), lambda c: Regressor()
+    )
+    assert model.steps_per_execution == 5 and global_step(model) == 40
+    for name, value in (("steps", 42), ("steps_per_epoch", 9), ("validation_steps", 6)):
+        with pytest.raises(ValueError, match=f"--{name}={value} is not a multiple of"):
+            _config(tmp_path, **{"steps_per_execution": 5, name: value})
+    with pytest.raises(ValueError, match="steps_per_execution must be >= 1"):
+        _config(tmp_path, steps_per_execution=0)
+
+
 def test_fine_tuning_defaults_to_three_passes(tmp_path):
     assert Config.from_preset("tiny", task="classify").train.epochs == 3
     assert Config.from_preset("tiny", task="mlm").train.epochs == 0
