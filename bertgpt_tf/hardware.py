@@ -5,7 +5,7 @@ Keras' "mixed_bfloat16" pays off only where the matmuls and element-wise ops run
 bf16 in hardware. On a CPU without it, TF converts every bf16 op to fp32 and back, and
 the step gets slower, not faster. Measured with the main command's model on two CPUs
 (docs/experiments.md, `python -m benchmarks.precision_curves`): bf16 is 1.18x fp32 on an
-Intel CPU with AVX-512 BF16, and ~2.3x slower than fp32 on an AMD EPYC with AVX2 only.
+Intel CPU with AVX-512 BF16, and 2.1-2.3x slower than fp32 on an AMD EPYC with AVX2 only.
 So bf16 is the default only where the hardware has it; fp32 is the safe choice
 elsewhere (it costs at most ~15 % where bf16 would have won).
 """

@@ -79,7 +79,7 @@ def precision_policy(mixed_precision: bool):
         if not native_bf16():
             logging.warning(
                 "--mixed_precision: this machine has no native bf16 (bertgpt_tf/hardware.py), "
-                "so every bf16 op is emulated and the step is slower than fp32 (~2.3x on an "
+                "so every bf16 op is emulated and the step is slower than fp32 (2.1-2.3x on an "
                 "AVX2-only CPU, docs/experiments.md); --nomixed_precision trains faster here"
             )
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
