@@ -339,7 +339,7 @@ class Config:
             **MODELS[model],
             **TASK_DEFAULTS.get(task, {}),
         }
-        if recipe == "budget":  # bf16 only where it is faster than fp32 (hardware.py)
+        if recipe == "budget" and "mixed_precision" not in overrides:  # bf16 where it wins
             defaults["mixed_precision"] = native_bf16()
         return cls().replace(**{**defaults, "preset": preset, **overrides, "recipe": recipe})
 

@@ -29,16 +29,22 @@ class StepCounter(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.step = 0
+        self.previous_step = 0  # at the last call's end
         self.epoch_start = 0
 
     def on_train_begin(self, logs=None):
-        self.step = global_step(self.model)
+        self.step = self.previous_step = global_step(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = self.step
 
     def on_train_batch_end(self, batch, logs=None):
+        self.previous_step = self.step
         self.step = self.epoch_start + batch + 1  # `batch`: the call's last step index
+
+    def crossed(self, every: int) -> bool:
+        """Whether the last call reached a multiple of `every` steps."""
+        return self.step // every > self.previous_step // every
 
 
 class TokenCounter:
@@ -293,10 +299,9 @@ class StepCheckpoint(StepCounter):
         os.makedirs(directory, exist_ok=True)
 
     def on_train_batch_end(self, batch, logs=None):
-        before = self.step
         super().on_train_batch_end(batch, logs)
         step = self.step
-        if self.every and step // self.every > before // self.every:
+        if self.every and self.crossed(self.every):
             check_finite_weights(self.model)
             path = os.path.join(self.directory, f"step-{step:08d}.weights.h5")
             with atomic_path(path) as staging:
@@ -351,9 +356,8 @@ class DecayToBudget(StepCounter):
         self.timed_from = None  # (time, step) once the first window is done
 
     def on_train_batch_end(self, batch, logs=None):
-        before = self.step
         super().on_train_batch_end(batch, logs)
-        if self.step // self.every == before // self.every:
+        if not self.crossed(self.every):
             return
         now = self.start + cluster.agreed_mean(time.monotonic() - self.start)  # same on all workers
         if self.timed_from is None:
